@@ -1,0 +1,249 @@
+package bakery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/bakehouse/bakehouse"
+)
+
+// BakeResponse is the answer to a bake request.
+type BakeResponse struct {
+	Status bakehouse.BakeStatus
+	Reused bool
+	Reason string
+}
+
+// Bake answers POST /api/v1/{region}/bake: the status of a reusable bake
+// with the same key, or of a new one. rebake starts a new bake anyway and
+// cancels a running one with the key.
+func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeRequest, rebake bool) (BakeResponse, error) {
+	p, err := s.prepare(ctx, region, req)
+	if err != nil {
+		return BakeResponse{}, err
+	}
+	// Fast path: most repeated requests find a reusable bake without a
+	// write transaction.
+	if !rebake {
+		existing, err := s.store.FindReusable(ctx, p.plan.BakeKey)
+		if err != nil {
+			return BakeResponse{}, err
+		}
+		if existing != nil {
+			s.metrics.requested("duplicate")
+			return BakeResponse{Status: existing.Status(), Reused: true, Reason: reuseReason(existing)}, nil
+		}
+	}
+	reason, err := s.newBakeReason(ctx, p, rebake)
+	if err != nil {
+		return BakeResponse{}, err
+	}
+	id := req.RequestID
+	if id == "" || !validID(id) {
+		id = s.NewID()
+	}
+	rec := &bakehouse.BakeRecord{
+		ID: id, Key: p.plan.BakeKey, RoscoKey: p.plan.RoscoKey, Region: region, Provider: p.provider,
+		Request: req, Plan: p.plan, Reason: reason, CreatedAt: s.Now().UTC(),
+	}
+	res, err := s.store.CreateBake(ctx, bakehouse.CreateBakeParams{Record: rec, Rebake: rebake})
+	if err != nil && rec.ID == req.RequestID && bakehouse.ErrorCode(err) == bakehouse.EINTERNAL && strings.Contains(err.Error(), "UNIQUE") {
+		// A request_id that names an earlier bake: make a fresh id.
+		rec.ID = s.NewID()
+		res, err = s.store.CreateBake(ctx, bakehouse.CreateBakeParams{Record: rec, Rebake: rebake})
+	}
+	if err != nil {
+		return BakeResponse{}, err
+	}
+	if res.Reused {
+		s.metrics.requested("duplicate")
+		return BakeResponse{Status: res.Bake.Status(), Reused: true, Reason: reuseReason(res.Bake)}, nil
+	}
+	for _, old := range res.Superseded {
+		s.metrics.finished(bakehouse.ResultFailure)
+		s.logs.Append(old.ID, "Bake canceled: superseded by rebake "+res.Bake.ID)
+		s.stop(ctx, old, fmt.Errorf("superseded by rebake %s", res.Bake.ID))
+	}
+	if rebake {
+		s.metrics.requested("rebake")
+	} else {
+		s.metrics.requested("plain")
+	}
+	s.metrics.active.Inc()
+	s.logs.Append(res.Bake.ID, fmt.Sprintf("Bake %s queued: %s", res.Bake.ID, reason))
+	s.logs.Append(res.Bake.ID, "Bake key: "+p.plan.BakeKey)
+	for _, w := range p.plan.Warnings {
+		s.logs.Append(res.Bake.ID, "Warning: "+w)
+	}
+	return BakeResponse{Status: res.Bake.Status(), Reason: reason}, nil
+}
+
+// newBakeReason says why a request gets a new bake: a rebake, no earlier
+// bake, or which input differs from the newest bake with the same Rosco
+// key (the inputs Rosco's key misses are the usual surprise).
+func (s *Service) newBakeReason(ctx context.Context, p *planned, rebake bool) (string, error) {
+	if rebake {
+		return "rebake requested (rebake=1)", nil
+	}
+	prev, err := s.store.FindLatest(ctx, p.plan.BakeKey)
+	if err != nil {
+		return "", err
+	}
+	if prev != nil {
+		return fmt.Sprintf("previous bake %s with the same inputs ended %s/%s", prev.ID, prev.State, deref(prev.Result)), nil
+	}
+	prev, err = s.store.LatestByRoscoKey(ctx, p.plan.RoscoKey)
+	if err != nil {
+		return "", err
+	}
+	if prev != nil {
+		if d := planDiff(prev.Plan, p.plan); len(d) > 0 {
+			return fmt.Sprintf("inputs changed since bake %s: %s", prev.ID, strings.Join(d, "; ")), nil
+		}
+		return fmt.Sprintf("inputs changed since bake %s (extended attributes, tag, upgrade, template or var file)", prev.ID), nil
+	}
+	return "no earlier bake with these inputs", nil
+}
+
+// Differences between two plans, for the reason a bake was started.
+func planDiff(old, cur bakehouse.Plan) []string {
+	var d []string
+	if old.BaseImage != cur.BaseImage {
+		d = append(d, fmt.Sprintf("base image %s -> %s", old.BaseImage, cur.BaseImage))
+	}
+	ov, cv := pkgList(old.Packages), pkgList(cur.Packages)
+	if ov != cv {
+		d = append(d, fmt.Sprintf("packages %s -> %s", ov, cv))
+	}
+	return d
+}
+
+func pkgList(ps []bakehouse.PlanPackage) string {
+	var out []string
+	for _, p := range ps {
+		v := p.Version
+		if p.Release != "" {
+			v += "-" + p.Release
+		}
+		out = append(out, p.Name+"="+v)
+	}
+	return strings.Join(out, " ")
+}
+
+func deref(r *bakehouse.BakeResult) string {
+	if r == nil {
+		return "null"
+	}
+	return string(*r)
+}
+
+// validID accepts request ids that are safe as file names and URL parts.
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Status answers GET /api/v1/{region}/status/{id}.
+func (s *Service) Status(ctx context.Context, id string) (bakehouse.BakeStatus, error) {
+	b, err := s.store.Bake(ctx, id)
+	if err != nil {
+		return bakehouse.BakeStatus{}, notFoundAs(err, fmt.Sprintf("Unable to retrieve status for '%s'.", id))
+	}
+	return b.Status(), nil
+}
+
+// Record returns the whole record of a bake.
+func (s *Service) Record(ctx context.Context, id string) (*bakehouse.BakeRecord, error) {
+	return s.store.Bake(ctx, id)
+}
+
+// Details answers GET /api/v1/{region}/bake/{id}.
+func (s *Service) Details(ctx context.Context, id string) (*bakehouse.BakeRecord, error) {
+	b, err := s.store.Bake(ctx, id)
+	if err != nil {
+		return nil, notFoundAs(err, fmt.Sprintf("Unable to retrieve bake details for '%s'.", id))
+	}
+	if b.Details == nil {
+		return nil, bakehouse.Invalid("id", "Unable to retrieve bake details for '%s'.", id)
+	}
+	return b, nil
+}
+
+// notFoundAs turns a store ENOTFOUND into Rosco's answer: a 400 with msg
+// (Rosco raises IllegalArgumentException for unknown ids).
+func notFoundAs(err error, msg string) error {
+	if bakehouse.ErrorCode(err) == bakehouse.ENOTFOUND {
+		return bakehouse.Invalid("id", "%s", msg)
+	}
+	return err
+}
+
+// Cancel answers GET /api/v1/{region}/cancel/{id}.
+func (s *Service) Cancel(ctx context.Context, id string) error {
+	b, err := s.store.Bake(ctx, id)
+	if err != nil || b.State != bakehouse.StateRunning {
+		if err != nil && bakehouse.ErrorCode(err) != bakehouse.ENOTFOUND {
+			return err
+		}
+		return bakehouse.Invalid("id", "Unable to locate incomplete bake with id '%s'.", id)
+	}
+	ok, err := s.store.Finish(ctx, bakehouse.FinishBakeParams{ID: id, State: bakehouse.StateCanceled, Result: bakehouse.ResultFailure, Error: "canceled by request", Phases: b.Phases})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return bakehouse.Invalid("id", "Unable to locate incomplete bake with id '%s'.", id)
+	}
+	s.metrics.finished(bakehouse.ResultFailure)
+	s.logs.Append(id, "Bake canceled by request.")
+	s.stop(ctx, b, errCanceledByUser)
+	return nil
+}
+
+var errCanceledByUser = errors.New("canceled by request")
+
+// stop stops the Packer run of a bake that the store has already ended,
+// or its queued job.
+func (s *Service) stop(ctx context.Context, b *bakehouse.BakeRecord, cause error) {
+	s.mu.Lock()
+	cancel := s.running[b.ID]
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel(cause)
+		return
+	}
+	// Not running here: it is still queued. Its job will find the bake
+	// ended and do nothing; cancel it so it does not even start.
+	if s.queue != nil {
+		_ = s.queue.Cancel(ctx, b.JobID)
+	}
+}
+
+// Delete answers DELETE /api/v1/{region}/bake: the next request with the
+// key bakes anew.
+func (s *Service) Delete(ctx context.Context, region string, req bakehouse.BakeRequest) (string, string, error) {
+	cfg := s.cfg.Rosco
+	if req.CloudProviderType == "" {
+		req.CloudProviderType = cfg.ProviderType(req)
+	}
+	if !cfg.ProviderEnabled(req.CloudProviderType) {
+		return "", "", bakehouse.Invalid("cloud_provider_type", "Unknown provider type '%s'.", req.CloudProviderType)
+	}
+	key := bakehouse.RoscoBakeKey(region, req, cfg)
+	id, err := s.store.DeleteByRoscoKey(ctx, key)
+	return key, id, err
+}
+
+// Running lists the bakes that are RUNNING (queued or baking).
+func (s *Service) Running(ctx context.Context) ([]*bakehouse.BakeRecord, error) {
+	return s.store.List(ctx, bakehouse.BakeFilter{State: bakehouse.StateRunning})
+}

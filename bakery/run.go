@@ -1,0 +1,233 @@
+package bakery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bakehouse/bakehouse"
+)
+
+// phaseTracker records bake phases as Packer's output moves through them.
+type phaseTracker struct {
+	now    func() time.Time
+	phases []bakehouse.Phase
+	cur    string
+	start  time.Time
+}
+
+func (p *phaseTracker) enter(name string) {
+	now := p.now()
+	if p.cur == name {
+		return
+	}
+	p.close(now)
+	p.cur, p.start = name, now
+}
+
+func (p *phaseTracker) close(now time.Time) {
+	if p.cur != "" {
+		p.phases = append(p.phases, bakehouse.Phase{Name: p.cur, StartedAt: p.start.UTC(), Seconds: now.Sub(p.start).Seconds()})
+		p.cur = ""
+	}
+}
+
+func (p *phaseTracker) done() []bakehouse.Phase {
+	p.close(p.now())
+	return p.phases
+}
+
+// phaseOf maps a Packer output line to the phase it starts, if any.
+func phaseOf(line string) string {
+	switch {
+	case strings.Contains(line, "Provisioning with"):
+		return "provision"
+	case strings.Contains(line, "Committing the container"), strings.Contains(line, "Creating the AMI"),
+		strings.Contains(line, "Creating AMI"), strings.Contains(line, "Stopping the source instance"):
+		return "snapshot"
+	case strings.Contains(line, "Running post-processor"), strings.Contains(line, "Copying AMI"):
+		return "tag_copy"
+	}
+	return ""
+}
+
+// RunBake runs one bake; the queue calls it. It always leaves the bake in a
+// final state, and returns nil for bakes that were ended before they ran.
+func (s *Service) RunBake(ctx context.Context, id string) error {
+	rec, err := s.store.Bake(ctx, id)
+	if err != nil {
+		return err
+	}
+	if rec.State != bakehouse.StateRunning {
+		return nil // canceled while queued, or recovered after a restart
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	ctx, cancelTimeout := context.WithTimeoutCause(ctx, s.cfg.BakeTimeout, fmt.Errorf("timed out after %s", s.cfg.BakeTimeout))
+	defer cancelTimeout()
+	s.mu.Lock()
+	s.running[id] = cancel
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, id)
+		s.mu.Unlock()
+	}()
+
+	pt := &phaseTracker{now: s.Now}
+	pt.phases = append(pt.phases, bakehouse.Phase{Name: "queued", StartedAt: rec.CreatedAt, Seconds: s.Now().Sub(rec.CreatedAt).Seconds()})
+	logf := func(format string, args ...any) { s.logs.Append(id, fmt.Sprintf(format, args...)) }
+
+	details, runErr := s.execute(ctx, rec, pt, logf)
+	phases := pt.done()
+	for _, ph := range phases {
+		s.metrics.Phase.WithLabelValues(ph.Name).Observe(ph.Seconds)
+	}
+
+	fin := bakehouse.FinishBakeParams{ID: id, Phases: phases}
+	switch {
+	case runErr == nil:
+		fin.State, fin.Result, fin.Details = bakehouse.StateCompleted, bakehouse.ResultSuccess, details
+		logf("Bake %s completed: %s", id, details.ImageName)
+	case ctx.Err() != nil:
+		cause := context.Cause(ctx)
+		fin.State, fin.Result, fin.Error = bakehouse.StateCanceled, bakehouse.ResultFailure, cause.Error()
+		logf("Bake %s canceled: %v", id, cause)
+	default:
+		fin.State, fin.Result, fin.Error = bakehouse.StateCanceled, bakehouse.ResultFailure, runErr.Error()
+		logf("Bake %s failed: %v", id, runErr)
+	}
+	// Finish with a fresh context: the bake's own may be canceled.
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer fcancel()
+	s.cleanup(fctx, rec, logf)
+	ok, err := s.store.Finish(fctx, fin)
+	if err != nil {
+		s.log.Error("finish bake", "id", id, "err", err)
+		return err
+	}
+	if ok {
+		s.metrics.finished(fin.Result)
+		s.metrics.Duration.Observe(s.Now().Sub(rec.CreatedAt).Seconds())
+	}
+	s.logs.Close(id)
+	return nil
+}
+
+// execute prepares the provider, runs Packer and reads the result.
+func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *phaseTracker, logf func(string, ...any)) (*bakehouse.Bake, error) {
+	// Recompute the recipe from the stored request: the plan in the
+	// record is masked, and secrets are never stored.
+	p, err := s.prepare(ctx, rec.Region, rec.Request)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	env := []string{"BAKEHOUSE_BAKE_ID=" + rec.ID}
+	if s.repo != nil {
+		env = append(env, "BAKEHOUSE_REPO_DIR="+s.repo.Dir())
+	}
+	if rec.Provider == "docker" {
+		pt.enter("base_image")
+		if s.docker == nil {
+			return nil, errors.New("the docker provider has no Docker engine configured")
+		}
+		if err := s.docker.Ping(ctx); err != nil {
+			return nil, err
+		}
+		ref := p.recipe.SourceImage
+		var id string
+		if p.suite != "" {
+			id, err = s.docker.EnsureBaseImage(ctx, ref, p.suite, func(line string) { logf("%s", line) })
+		} else {
+			id, err = s.docker.ImageID(ctx, ref)
+			if err == nil && id == "" {
+				err = fmt.Errorf("base image %s is not in the Docker engine at %s and no registry can be reached: load it with docker load or docker import", ref, s.docker.Host())
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("base image: %w", err)
+		}
+		s.baseImgs.put(ref, id)
+		if !strings.HasSuffix(p.plan.BaseImage, "@"+id) {
+			// The base image was built (or replaced) by this bake: key it
+			// by the image it really used, as the next request will.
+			q, err := s.prepare(ctx, rec.Region, rec.Request)
+			if err == nil && q.plan.BakeKey != rec.Key {
+				if err := s.store.Rekey(ctx, rec.ID, q.plan.BakeKey); err != nil {
+					return nil, fmt.Errorf("rekey: %w", err)
+				}
+			}
+		}
+		logf("Base image %s (%s)", ref, id)
+		if h := s.docker.Host(); h != "" {
+			env = append(env, "DOCKER_HOST="+h)
+		}
+	}
+
+	work := filepath.Join(s.cfg.WorkDir, rec.ID)
+	if err := os.MkdirAll(work, 0o750); err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+
+	var mask []string
+	for _, v := range p.recipe.Vars {
+		for _, m := range p.recipe.MaskedParameters {
+			if v.Key == m && v.Value != "" {
+				mask = append(mask, v.Value)
+			}
+		}
+	}
+	argv := p.recipe.Argv(s.cfg.Rosco.Packer)
+	logf("Running: %s", strings.Join(p.recipe.MaskedArgv(s.cfg.Rosco.Packer), " "))
+	pt.enter("packer_start")
+	code, output, err := s.packer.Run(ctx, PackerRun{
+		Argv: argv, Env: env, Dir: work, Mask: mask,
+		OnStart: func(pid int) {
+			if err := s.store.MarkStarted(context.WithoutCancel(ctx), rec.ID, pid); err != nil {
+				s.log.Error("mark started", "id", rec.ID, "err", err)
+			}
+		},
+		OnLine: func(line string) {
+			if ph := phaseOf(line); ph != "" {
+				pt.enter(ph)
+			}
+			s.logs.Append(rec.ID, line)
+		},
+	})
+	if ctx.Err() != nil {
+		return nil, context.Cause(ctx)
+	}
+	if err != nil && code == 0 {
+		return nil, fmt.Errorf("packer: %w", err)
+	}
+	if code != 0 {
+		return nil, fmt.Errorf("packer exited with code %d (its output is in the bake log)", code)
+	}
+	b := s.packer.Scrape(rec.Provider, rec.Region, rec.ID, output)
+	if b.ImageName == "" && b.AMI == "" {
+		return nil, errors.New("packer finished but its output names no image")
+	}
+	if rec.Provider == "docker" && b.ImageName == "" {
+		b.ImageName = p.recipe.ImageName
+	}
+	b.BaseAMI = p.recipe.SourceImage
+	return &b, nil
+}
+
+// cleanup removes what a bake may have left behind.
+func (s *Service) cleanup(ctx context.Context, rec *bakehouse.BakeRecord, logf func(string, ...any)) {
+	if rec.Provider == "docker" && s.docker != nil {
+		n, err := s.docker.RemoveContainers(ctx, "io.bakehouse.bake-id="+rec.ID)
+		if err != nil {
+			logf("Could not remove build containers: %v", err)
+		} else if n > 0 {
+			logf("Removed %d build container(s)", n)
+		}
+	}
+	os.RemoveAll(filepath.Join(s.cfg.WorkDir, rec.ID))
+}

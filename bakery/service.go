@@ -1,0 +1,151 @@
+// Package bakery is the bake service: it validates a request, computes its
+// key, reuses or starts a bake, runs Packer through its adapters and
+// records the outcome. It holds the rules every store shares, so the SQLite
+// and PostgreSQL stores cannot drift apart.
+package bakery
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bakehouse/bakehouse"
+	"github.com/google/uuid"
+)
+
+// PackerRunner runs one packer build. onStart gets the process id as soon
+// as it runs; onLine gets each output line, already redacted.
+type PackerRunner interface {
+	Run(ctx context.Context, run PackerRun) (exitCode int, output string, err error)
+	// Scrape reads the image a finished build made from its output.
+	Scrape(provider, region, bakeID, output string) bakehouse.Bake
+}
+
+// PackerRun is one packer invocation.
+type PackerRun struct {
+	Argv    []string
+	Env     []string
+	Dir     string
+	Mask    []string // secret values to redact from output
+	OnStart func(pid int)
+	OnLine  func(line string)
+}
+
+// DockerEngine is what the docker provider needs from the engine.
+type DockerEngine interface {
+	Ping(ctx context.Context) error
+	ImageID(ctx context.Context, ref string) (string, error) // "" and nil when missing
+	EnsureBaseImage(ctx context.Context, ref, suite string, logf func(string)) (string, error)
+	RemoveContainers(ctx context.Context, label string) (int, error)
+	Host() string
+}
+
+// PackageRepo is the bakery's own package repository.
+type PackageRepo interface {
+	// Resolve returns the version and architecture apt would install for
+	// name, or ok=false when the repository does not hold it.
+	Resolve(name string) (version, arch string, ok bool)
+	Dir() string
+}
+
+// Queue cancels queued jobs; running ones are canceled through their
+// context.
+type Queue interface {
+	Cancel(ctx context.Context, jobID int64) error
+}
+
+// Config is the service's configuration.
+type Config struct {
+	Rosco        bakehouse.Config
+	WorkDir      string        // per-bake scratch directories
+	LogDir       string        // bake logs, one file per bake
+	BakeTimeout  time.Duration // default 30m
+	CancelGrace  time.Duration // SIGINT -> SIGKILL; default 10s
+	BaseImageTTL time.Duration // how long a resolved base image id is trusted; default 5s
+	Concurrency  int
+	Instance     string // this instance's name in /status/all
+}
+
+// Service is the bakery.
+type Service struct {
+	cfg     Config
+	store   bakehouse.BakeStore
+	packer  PackerRunner
+	docker  DockerEngine
+	repo    PackageRepo
+	queue   Queue
+	logs    *LogStore
+	metrics *Metrics
+	log     *slog.Logger
+
+	// Now and NewID are replaced by tests.
+	Now   func() time.Time
+	NewID func() string
+
+	mu      sync.Mutex
+	running map[string]context.CancelCauseFunc
+
+	digests  *fileDigests
+	baseImgs *ttlCache
+}
+
+// Deps are the service's adapters.
+type Deps struct {
+	Store   bakehouse.BakeStore
+	Packer  PackerRunner
+	Docker  DockerEngine
+	Repo    PackageRepo
+	Metrics *Metrics
+	Logger  *slog.Logger
+}
+
+// New returns a service. Call SetQueue before the first bake.
+func New(cfg Config, d Deps) (*Service, error) {
+	if cfg.BakeTimeout <= 0 {
+		cfg.BakeTimeout = 30 * time.Minute
+	}
+	if cfg.CancelGrace <= 0 {
+		cfg.CancelGrace = 10 * time.Second
+	}
+	if cfg.BaseImageTTL <= 0 {
+		cfg.BaseImageTTL = 5 * time.Second
+	}
+	if cfg.Instance == "" {
+		cfg.Instance = "local"
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics(nil)
+	}
+	logs, err := NewLogStore(cfg.LogDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{
+		cfg: cfg, store: d.Store, packer: d.Packer, docker: d.Docker, repo: d.Repo,
+		logs: logs, metrics: d.Metrics, log: d.Logger,
+		Now: time.Now, NewID: newID,
+		running:  map[string]context.CancelCauseFunc{},
+		digests:  newFileDigests(),
+		baseImgs: newTTLCache(cfg.BaseImageTTL),
+	}, nil
+}
+
+// SetQueue attaches the queue (it is built after the service, because the
+// queue's worker calls the service).
+func (s *Service) SetQueue(q Queue) { s.queue = q }
+
+// Logs returns the bake log store.
+func (s *Service) Logs() *LogStore { return s.logs }
+
+// Config returns the bakery configuration (for bake options).
+func (s *Service) Config() bakehouse.Config { return s.cfg.Rosco }
+
+// Instance returns this instance's name.
+func (s *Service) Instance() string { return s.cfg.Instance }
+
+// newID returns a random UUID, the form Rosco's bake ids take.
+func newID() string { return uuid.NewString() }

@@ -1,0 +1,302 @@
+package http
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/bakehouse/bakehouse"
+)
+
+func nowMillis() int64 { return time.Now().UnixMilli() }
+
+// regionOf returns the {region} path value, checked.
+func regionOf(r *http.Request) (string, error) {
+	region := r.PathValue("region")
+	for _, c := range region {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return "", bakehouse.Invalid("region", "Region '%s' has characters other than letters, digits, '-' and '_': use a region name such as us-west-2 or global.", region)
+		}
+	}
+	return region, nil
+}
+
+func (s *Server) handleBake() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		region, err := regionOf(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		req, err := decodeRequest(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		// Rosco rebakes only for the exact value "1".
+		rebake := r.URL.Query().Get("rebake") == "1"
+		res, err := s.bakery.Bake(r.Context(), region, req, rebake)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if res.Reason != "" {
+			w.Header().Set("X-Bakehouse-Reason", res.Reason)
+		}
+		if res.Reused {
+			w.Header().Set("X-Bakehouse-Reused", "true")
+		}
+		encode(w, http.StatusOK, res.Status)
+	})
+}
+
+func (s *Server) handlePlan() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		region, err := regionOf(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		req, err := decodeRequest(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		plan, err := s.bakery.Plan(r.Context(), region, req, r.URL.Query().Get("rebake") == "1")
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, plan)
+	})
+}
+
+func (s *Server) handleDelete() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		region, err := regionOf(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		req, err := decodeRequest(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		key, id, err := s.bakery.Delete(r.Context(), region, req)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		textResponse(w, http.StatusOK, "Deleted bake '%s' with id '%s'.", key, id)
+	})
+}
+
+func (s *Server) handleStatus() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := s.bakery.Status(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, st)
+	})
+}
+
+// bakeDetails is Rosco's Bake body plus Bakehouse's extras (Orca ignores
+// fields it does not know).
+type bakeDetails struct {
+	ID        string               `json:"id"`
+	AMI       *string              `json:"ami"`
+	ImageName *string              `json:"image_name"`
+	Regions   []string             `json:"regions"`
+	Artifact  *bakehouse.Artifact  `json:"artifact"`
+	Artifacts []bakehouse.Artifact `json:"artifacts,omitempty"`
+	BaseAMI   string               `json:"base_ami,omitempty"`
+
+	BakeKey    string            `json:"bake_key"`
+	Reason     string            `json:"reason"`
+	AppVersion string            `json:"appversion,omitempty"`
+	Phases     []bakehouse.Phase `json:"phases"`
+}
+
+func strOrNull(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func (s *Server) handleDetails() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec, err := s.bakery.Details(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		d := rec.Details
+		encode(w, http.StatusOK, bakeDetails{
+			ID: d.ID, AMI: strOrNull(d.AMI), ImageName: strOrNull(d.ImageName), Regions: d.Regions,
+			Artifact: d.Artifact, Artifacts: d.Artifacts, BaseAMI: d.BaseAMI,
+			BakeKey: rec.Key, Reason: rec.Reason, AppVersion: rec.Plan.AppVersion, Phases: rec.Phases,
+		})
+	})
+}
+
+func (s *Server) handleRecord() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec, err := s.bakery.Record(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, recordJSON(rec))
+	})
+}
+
+// recordJSON is the full view of a bake, for the CLI and UI.
+func recordJSON(rec *bakehouse.BakeRecord) map[string]any {
+	m := map[string]any{
+		"id": rec.ID, "state": rec.State, "result": rec.Result, "region": rec.Region, "provider": rec.Provider,
+		"bake_key": rec.Key, "reason": rec.Reason, "error": rec.Error, "plan": rec.Plan, "phases": rec.Phases,
+		"request": rec.Request, "details": rec.Details, "created_at": rec.CreatedAt,
+	}
+	if !rec.StartedAt.IsZero() {
+		m["started_at"] = rec.StartedAt
+	}
+	if !rec.FinishedAt.IsZero() {
+		m["finished_at"] = rec.FinishedAt
+	}
+	return m
+}
+
+func (s *Server) handleLogs() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		logs := s.bakery.Logs()
+		if r.URL.Query().Get("follow") == "1" {
+			if _, err := s.bakery.Status(r.Context(), id); err != nil {
+				writeError(w, r, err)
+				return
+			}
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(http.StatusOK)
+			rc := http.NewResponseController(w)
+			rc.Flush()
+			done := func() bool {
+				st, err := s.bakery.Status(r.Context(), id)
+				return err != nil || st.State != bakehouse.StateRunning
+			}
+			logs.Follow(r.Context(), id, w, func() { rc.Flush() }, done)
+			return
+		}
+		content, err := logs.Read(id)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]string{"logsContent": content})
+	})
+}
+
+func (s *Server) handleCancel() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if err := s.bakery.Cancel(r.Context(), id); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		textResponse(w, http.StatusOK, "Canceled bake '%s'.", id)
+	})
+}
+
+func (s *Server) handleInstanceStatus() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := s.instanceStatus(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, body)
+	})
+}
+
+func (s *Server) instanceStatus(r *http.Request) (map[string]any, error) {
+	running, err := s.bakery.Running(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	bakes := []bakehouse.BakeStatus{}
+	queued := []string{}
+	active := []string{}
+	for _, b := range running {
+		bakes = append(bakes, b.Status())
+		if b.StartedAt.IsZero() {
+			queued = append(queued, b.ID)
+		} else {
+			active = append(active, b.ID)
+		}
+	}
+	return map[string]any{"status": "RUNNING", "bakes": bakes, "queued": queued, "running": active, "concurrency": s.Concurrency}, nil
+}
+
+func (s *Server) handleAllStatus() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := s.instanceStatus(r)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		name := s.bakery.Instance()
+		encode(w, http.StatusOK, map[string]any{"instance": name, "instances": map[string]any{name: body}})
+	})
+}
+
+func (s *Server) handleHealth() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		encode(w, http.StatusOK, map[string]string{"status": "UP"})
+	})
+}
+
+func (s *Server) handlePutPackage() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.repo == nil {
+			writeError(w, r, bakehouse.Errorf(bakehouse.ENOTFOUND, "This bakery has no package repository."))
+			return
+		}
+		name := r.PathValue("filename")
+		r.Body = http.MaxBytesReader(w, r.Body, 2<<30)
+		p, err := s.repo.AddPackage(name, r.Body)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusCreated, p)
+	})
+}
+
+func (s *Server) handleListPackages() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.repo == nil {
+			encode(w, http.StatusOK, []PackageInfo{})
+			return
+		}
+		ps, err := s.repo.Packages()
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if ps == nil {
+			ps = []PackageInfo{}
+		}
+		encode(w, http.StatusOK, ps)
+	})
+}
+
+func (s *Server) handleNotFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, bakehouse.Errorf(bakehouse.ENOTFOUND, "No route for %s %s.", r.Method, strings.TrimSpace(r.URL.Path)))
+	})
+}
+

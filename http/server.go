@@ -1,0 +1,116 @@
+// Package http serves Bakehouse's Rosco-compatible API and is the CLI's
+// client of it.
+package http
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/bakehouse/bakehouse"
+	"github.com/bakehouse/bakehouse/bakery"
+)
+
+// Bakery is the service the server exposes.
+type Bakery interface {
+	Bake(ctx context.Context, region string, req bakehouse.BakeRequest, rebake bool) (bakery.BakeResponse, error)
+	Plan(ctx context.Context, region string, req bakehouse.BakeRequest, rebake bool) (bakehouse.Plan, error)
+	Status(ctx context.Context, id string) (bakehouse.BakeStatus, error)
+	Details(ctx context.Context, id string) (*bakehouse.BakeRecord, error)
+	Record(ctx context.Context, id string) (*bakehouse.BakeRecord, error)
+	Cancel(ctx context.Context, id string) error
+	Delete(ctx context.Context, region string, req bakehouse.BakeRequest) (key, id string, err error)
+	Running(ctx context.Context) ([]*bakehouse.BakeRecord, error)
+	Config() bakehouse.Config
+	Instance() string
+	Logs() *bakery.LogStore
+}
+
+// Repo is the bakery's package repository.
+type Repo interface {
+	AddPackage(filename string, r io.Reader) (PackageInfo, error)
+	Packages() ([]PackageInfo, error)
+}
+
+// PackageInfo is one package in the bakery's repository.
+type PackageInfo struct {
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Arch     string `json:"arch"`
+	Filename string `json:"filename"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"`
+}
+
+// Server is Bakehouse's HTTP server.
+type Server struct {
+	bakery  Bakery
+	repo    Repo
+	metrics http.Handler
+	log     *slog.Logger
+	now     func() time.Time
+	// Concurrency is shown in /status/instance.
+	Concurrency int
+
+	srv *http.Server
+	ln  net.Listener
+}
+
+// NewServer returns a server; metrics may be nil.
+func NewServer(b Bakery, repo Repo, metrics http.Handler, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{bakery: b, repo: repo, metrics: metrics, log: log, now: time.Now}
+	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	return s
+}
+
+// Handler returns the server's routes.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return recoverer(s.log, mux)
+}
+
+// Listen binds addr; URL is valid afterwards.
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	s.ln = ln
+	return nil
+}
+
+// URL is the server's base URL.
+func (s *Server) URL() string { return "http://" + s.ln.Addr().String() }
+
+// Serve serves until Shutdown.
+func (s *Server) Serve() error {
+	err := s.srv.Serve(s.ln)
+	if err == http.ErrServerClosed {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops the server, letting requests in flight finish.
+func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+
+// recoverer turns a handler panic into a 500 instead of a dropped
+// connection, and logs it.
+func recoverer(log *slog.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil && v != http.ErrAbortHandler {
+				log.Error("panic in handler", "path", r.URL.Path, "panic", v)
+				writeError(w, r, bakehouse.Errorf(bakehouse.EINTERNAL, "internal error"))
+			}
+		}()
+		h.ServeHTTP(w, r)
+	})
+}

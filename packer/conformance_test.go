@@ -1,0 +1,217 @@
+package packer
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/bakehouse/bakehouse"
+)
+
+// outputCase is a case of testdata/conformance/packer-output.json.
+type outputCase struct {
+	ID       string `json:"id"`
+	Kind     string `json:"kind"`
+	Provider string `json:"provider"`
+	Region   string `json:"region"`
+	BakeID   string `json:"bake_id"`
+	Log      string `json:"log"`
+	RoscoGap bool   `json:"rosco_gap"`
+	Input    struct {
+		Command  []string `json:"command"`
+		ExitCode int      `json:"exit_code"`
+		Stdout   string   `json:"stdout"`
+		Stderr   string   `json:"stderr"`
+	} `json:"input"`
+	Expected struct {
+		// scrape
+		ID        string       `json:"id"`
+		AMI       *string      `json:"ami"`
+		ImageName *string      `json:"image_name"`
+		Artifacts *[]artifactJ `json:"artifacts"`
+		// job_status
+		State         string  `json:"state"`
+		Result        *string `json:"result"`
+		LogsContent   *string `json:"logsContent"`
+		OutputContent *string `json:"outputContent"`
+		Scraped       *bool   `json:"scraped"`
+	} `json:"expected"`
+}
+
+type artifactJ struct {
+	Type      string `json:"type"`
+	Location  string `json:"location"`
+	Reference string `json:"reference"`
+}
+
+// gapImageNames is what Bakehouse reports where Rosco misses the image
+// name (cases flagged rosco_gap; README "Where Bakehouse deliberately
+// differs from Rosco"). Rosco's expected value there is null.
+var gapImageNames = map[string]string{
+	"aws-packer-1-4-plus-creating-ami-line": "armory-hello-deploy-all-20170329204459-trusty",
+}
+
+func loadCases[T any](t *testing.T, name string) []T {
+	t.Helper()
+	b, err := os.ReadFile("testdata/conformance/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Cases []T `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	return f.Cases
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func TestConformancePackerOutput(t *testing.T) {
+	cases := loadCases[outputCase](t, "packer-output.json")
+	passed := 0
+	for _, c := range cases {
+		ok := t.Run(c.ID, func(t *testing.T) {
+			switch c.Kind {
+			case "scrape":
+				checkScrape(t, c)
+			case "job_status":
+				checkJobStatus(t, c)
+			default:
+				t.Fatalf("unknown kind %q", c.Kind)
+			}
+		})
+		if ok {
+			passed++
+		}
+	}
+	t.Logf("conformance packer-output.json: passed %d/%d", passed, len(cases))
+}
+
+func checkScrape(t *testing.T, c outputCase) {
+	var got bakehouse.Bake
+	switch c.Provider {
+	case "aws":
+		got = ScrapeAWS(c.Region, c.BakeID, c.Log)
+	case "docker":
+		got = ScrapeDocker(c.BakeID, c.Log)
+	default:
+		t.Fatalf("unknown provider %q", c.Provider)
+	}
+	e := c.Expected
+	wantName := str(e.ImageName)
+	if c.RoscoGap {
+		name, ok := gapImageNames[c.ID]
+		if !ok {
+			t.Fatalf("rosco_gap case without a Bakehouse expectation")
+		}
+		if e.ImageName != nil {
+			t.Fatalf("rosco_gap case where Rosco has the name %q", *e.ImageName)
+		}
+		wantName = name
+		t.Logf("rosco_gap: Bakehouse reports image_name %q where Rosco reports null", name)
+	}
+	if got.ID != e.ID || got.AMI != str(e.AMI) || got.ImageName != wantName {
+		t.Errorf("got {id %q, ami %q, image_name %q}, want {%q, %q, %q}", got.ID, got.AMI, got.ImageName, e.ID, str(e.AMI), wantName)
+	}
+	if e.Artifacts != nil {
+		var gotA []artifactJ
+		for _, a := range got.Artifacts {
+			gotA = append(gotA, artifactJ{a.Type, a.Location, a.Reference})
+		}
+		if !slices.Equal(gotA, *e.Artifacts) {
+			t.Errorf("artifacts = %+v, want %+v", gotA, *e.Artifacts)
+		}
+	}
+}
+
+func checkJobStatus(t *testing.T, c outputCase) {
+	// Bakehouse always combines stdout and stderr in one stream.
+	output := c.Input.Stdout + c.Input.Stderr
+	state, result, logs := JobStatus(c.Input.ExitCode, output)
+	e := c.Expected
+	if string(state) != e.State || result == nil || string(*result) != str(e.Result) {
+		t.Errorf("state/result = %s/%v, want %s/%s", state, result, e.State, str(e.Result))
+	}
+	if e.LogsContent != nil && logs != *e.LogsContent {
+		t.Errorf("logs = %q, want %q", logs, *e.LogsContent)
+	}
+	if e.OutputContent != nil && output != *e.OutputContent {
+		t.Errorf("output = %q, want %q", output, *e.OutputContent)
+	}
+	scraped := state == bakehouse.StateCompleted && *result == bakehouse.ResultSuccess
+	if e.Scraped != nil && scraped != *e.Scraped {
+		t.Errorf("would scrape = %v, want %v", scraped, *e.Scraped)
+	}
+}
+
+// commandCase is a case of packer-commands.json; only its masking concerns
+// this package (argv building belongs to the root package).
+type commandCase struct {
+	ID     string                     `json:"id"`
+	Kind   string                     `json:"kind"`
+	Config map[string]json.RawMessage `json:"config"`
+	Input  struct {
+		MaskedParameters []string `json:"masked_parameters"`
+	} `json:"input"`
+	Expected struct {
+		Argv       []string `json:"argv"`
+		MaskedArgv []string `json:"masked_argv"`
+	} `json:"expected"`
+}
+
+func TestConformancePackerCommandsMasking(t *testing.T) {
+	b, err := os.ReadFile("testdata/conformance/packer-commands.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Configs map[string]struct {
+			AWS struct {
+				Masked []string `json:"maskedPackerParameters"`
+			} `json:"aws.bakeryDefaults"`
+		} `json:"configs"`
+		Cases []commandCase `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	passed, total := 0, 0
+	for _, c := range f.Cases {
+		if c.Expected.MaskedArgv == nil {
+			continue
+		}
+		total++
+		masked := c.Input.MaskedParameters
+		if c.Kind == "recipe" {
+			var base string
+			if err := json.Unmarshal(c.Config["base"], &base); err != nil {
+				t.Fatalf("%s: config base: %v", c.ID, err)
+			}
+			masked = f.Configs[base].AWS.Masked
+			if raw, ok := c.Config["aws.bakeryDefaults.maskedPackerParameters"]; ok {
+				masked = nil
+				if err := json.Unmarshal(raw, &masked); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		ok := t.Run(c.ID, func(t *testing.T) {
+			got := RedactArgv(c.Expected.Argv, masked)
+			if !slices.Equal(got, c.Expected.MaskedArgv) {
+				t.Errorf("RedactArgv =\n %q\nwant\n %q", got, c.Expected.MaskedArgv)
+			}
+		})
+		if ok {
+			passed++
+		}
+	}
+	t.Logf("conformance packer-commands.json (masked_argv cases): passed %d/%d of %d cases; argv building is the root package's", passed, total, len(f.Cases))
+}

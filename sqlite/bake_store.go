@@ -1,0 +1,319 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bakehouse/bakehouse"
+)
+
+var _ bakehouse.BakeStore = (*BakeStore)(nil)
+
+// BakeStore is the SQLite BakeStore. When a Queue is attached, CreateBake
+// enqueues the bake's job in the same transaction that inserts the bake, so
+// a bake row never exists without its job, nor a job without its row.
+type BakeStore struct {
+	db    *DB
+	queue *Queue
+}
+
+// NewBakeStore returns a store over db; queue may be nil (no jobs enqueued).
+func NewBakeStore(db *DB, queue *Queue) *BakeStore {
+	return &BakeStore{db: db, queue: queue}
+}
+
+const bakeColumns = `id, bake_key, rosco_key, region, provider, state, result, request, plan, reason,
+	details, error, job_id, pid, phases, created_at, started_at, finished_at`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanBake(s scanner) (*bakehouse.BakeRecord, error) {
+	var (
+		r                          bakehouse.BakeRecord
+		result, details            sql.NullString
+		request, plan, phases      string
+		created, started, finished int64
+	)
+	err := s.Scan(&r.ID, &r.Key, &r.RoscoKey, &r.Region, &r.Provider, &r.State, &result, &request, &plan,
+		&r.Reason, &details, &r.Error, &r.JobID, &r.PID, &phases, &created, &started, &finished)
+	if err != nil {
+		return nil, err
+	}
+	if result.Valid {
+		res := bakehouse.BakeResult(result.String)
+		r.Result = &res
+	}
+	if err := json.Unmarshal([]byte(request), &r.Request); err != nil {
+		return nil, fmt.Errorf("decode request of bake %s: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(plan), &r.Plan); err != nil {
+		return nil, fmt.Errorf("decode plan of bake %s: %w", r.ID, err)
+	}
+	if err := json.Unmarshal([]byte(phases), &r.Phases); err != nil {
+		return nil, fmt.Errorf("decode phases of bake %s: %w", r.ID, err)
+	}
+	if details.Valid {
+		r.Details = new(bakehouse.Bake)
+		if err := json.Unmarshal([]byte(details.String), r.Details); err != nil {
+			return nil, fmt.Errorf("decode details of bake %s: %w", r.ID, err)
+		}
+	}
+	r.CreatedAt = fromMillis(created)
+	r.StartedAt = fromMillis(started)
+	r.FinishedAt = fromMillis(finished)
+	return &r, nil
+}
+
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+func toMillis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+const reusableWhere = `bake_key = ? AND deleted = 0 AND (state = 'RUNNING' OR (state = 'COMPLETED' AND result = 'SUCCESS'))`
+
+func findReusable(ctx context.Context, q queryer, key string) (*bakehouse.BakeRecord, error) {
+	row := q.QueryRowContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE `+reusableWhere+` ORDER BY created_at DESC, rowid DESC LIMIT 1`, key)
+	r, err := scanBake(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return r, err
+}
+
+// FindReusable returns the newest RUNNING or COMPLETED/SUCCESS bake with key.
+func (s *BakeStore) FindReusable(ctx context.Context, key string) (*bakehouse.BakeRecord, error) {
+	return findReusable(ctx, s.db.db, key)
+}
+
+// FindLatest returns the newest bake with key in any state.
+func (s *BakeStore) FindLatest(ctx context.Context, key string) (*bakehouse.BakeRecord, error) {
+	row := s.db.db.QueryRowContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE bake_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`, key)
+	r, err := scanBake(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return r, err
+}
+
+// LatestByRoscoKey returns the newest bake with a Rosco key, to explain
+// which of the inputs Rosco's key misses changed.
+func (s *BakeStore) LatestByRoscoKey(ctx context.Context, roscoKey string) (*bakehouse.BakeRecord, error) {
+	row := s.db.db.QueryRowContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE rosco_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`, roscoKey)
+	r, err := scanBake(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return r, err
+}
+
+// Rekey sets the key of a RUNNING bake. The docker provider keys a bake
+// whose base image does not exist yet by the image's name; once the bake
+// has built it, the key names the image id, as later requests will.
+func (s *BakeStore) Rekey(ctx context.Context, id, key string) error {
+	_, err := s.db.db.ExecContext(ctx, `UPDATE bakes SET bake_key = ?, plan = json_set(plan, '$.bake_key', ?) WHERE id = ? AND state = 'RUNNING'`, key, key, id)
+	return err
+}
+
+// CreateBake inserts p.Record unless a reusable bake with its key exists
+// (and no rebake was asked for). A rebake marks the running bakes with the
+// key CANCELED/FAILURE and returns them so the caller stops their Packer.
+func (s *BakeStore) CreateBake(ctx context.Context, p bakehouse.CreateBakeParams) (bakehouse.CreateBakeResult, error) {
+	rec := p.Record
+	if rec == nil || rec.ID == "" || rec.Key == "" {
+		return bakehouse.CreateBakeResult{}, bakehouse.Errorf(bakehouse.EINTERNAL, "create bake: record needs an id and a key")
+	}
+	tx, err := s.db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return bakehouse.CreateBakeResult{}, fmt.Errorf("begin: %w", err)
+	}
+	defer tx.Rollback()
+
+	existing, err := findReusable(ctx, tx, rec.Key)
+	if err != nil {
+		return bakehouse.CreateBakeResult{}, fmt.Errorf("find reusable: %w", err)
+	}
+	if existing != nil && !p.Rebake {
+		return bakehouse.CreateBakeResult{Bake: existing, Reused: true}, tx.Commit()
+	}
+	now := s.db.Now()
+	var superseded []*bakehouse.BakeRecord
+	if p.Rebake {
+		rows, err := tx.QueryContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE bake_key = ? AND state = 'RUNNING'`, rec.Key)
+		if err != nil {
+			return bakehouse.CreateBakeResult{}, fmt.Errorf("find running: %w", err)
+		}
+		for rows.Next() {
+			r, err := scanBake(rows)
+			if err != nil {
+				rows.Close()
+				return bakehouse.CreateBakeResult{}, err
+			}
+			superseded = append(superseded, r)
+		}
+		rows.Close()
+		if _, err := tx.ExecContext(ctx, `UPDATE bakes SET state = 'CANCELED', result = 'FAILURE', finished_at = ?,
+			error = 'superseded by rebake ' || ? WHERE bake_key = ? AND state = 'RUNNING'`, now.UnixMilli(), rec.ID, rec.Key); err != nil {
+			return bakehouse.CreateBakeResult{}, fmt.Errorf("cancel running: %w", err)
+		}
+	}
+	if rec.CreatedAt.IsZero() {
+		rec.CreatedAt = now
+	}
+	rec.State = bakehouse.StateRunning
+	rec.Result = nil
+	if err := insertBake(ctx, tx, rec); err != nil {
+		return bakehouse.CreateBakeResult{}, err
+	}
+	if s.queue != nil {
+		jobID, err := s.queue.insertTx(ctx, tx, rec.ID)
+		if err != nil {
+			return bakehouse.CreateBakeResult{}, fmt.Errorf("enqueue bake %s: %w", rec.ID, err)
+		}
+		rec.JobID = jobID
+		if _, err := tx.ExecContext(ctx, `UPDATE bakes SET job_id = ? WHERE id = ?`, jobID, rec.ID); err != nil {
+			return bakehouse.CreateBakeResult{}, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return bakehouse.CreateBakeResult{}, fmt.Errorf("commit: %w", err)
+	}
+	return bakehouse.CreateBakeResult{Bake: rec, Superseded: superseded}, nil
+}
+
+func insertBake(ctx context.Context, tx *sql.Tx, r *bakehouse.BakeRecord) error {
+	request, err := json.Marshal(r.Request)
+	if err != nil {
+		return err
+	}
+	plan, err := json.Marshal(r.Plan)
+	if err != nil {
+		return err
+	}
+	phases, err := json.Marshal(nonNilPhases(r.Phases))
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO bakes (id, bake_key, rosco_key, region, provider, state, result, request, plan,
+		reason, error, phases, created_at) VALUES (?, ?, ?, ?, ?, 'RUNNING', NULL, ?, ?, ?, '', ?, ?)`,
+		r.ID, r.Key, r.RoscoKey, r.Region, r.Provider, string(request), string(plan), r.Reason, string(phases), toMillis(r.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("insert bake %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+func nonNilPhases(p []bakehouse.Phase) []bakehouse.Phase {
+	if p == nil {
+		return []bakehouse.Phase{}
+	}
+	return p
+}
+
+// Bake returns the bake with id, or an ENOTFOUND error.
+func (s *BakeStore) Bake(ctx context.Context, id string) (*bakehouse.BakeRecord, error) {
+	r, err := scanBake(s.db.db.QueryRowContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, &bakehouse.Error{Code: bakehouse.ENOTFOUND, Field: "id", Message: fmt.Sprintf("No bake with id '%s'.", id)}
+	}
+	return r, err
+}
+
+// MarkStarted records that Packer started for a RUNNING bake.
+func (s *BakeStore) MarkStarted(ctx context.Context, id string, pid int) error {
+	_, err := s.db.db.ExecContext(ctx, `UPDATE bakes SET started_at = CASE WHEN started_at = 0 THEN ? ELSE started_at END, pid = ?
+		WHERE id = ? AND state = 'RUNNING'`, s.db.Now().UnixMilli(), pid, id)
+	return err
+}
+
+// Finish moves a RUNNING bake to its final state in one statement.
+func (s *BakeStore) Finish(ctx context.Context, p bakehouse.FinishBakeParams) (bool, error) {
+	if p.State == bakehouse.StateRunning || (p.Result != bakehouse.ResultSuccess && p.Result != bakehouse.ResultFailure) {
+		return false, bakehouse.Errorf(bakehouse.EINTERNAL, "finish bake %s: invalid final state %s/%s", p.ID, p.State, p.Result)
+	}
+	var details sql.NullString
+	if p.Details != nil {
+		b, err := json.Marshal(p.Details)
+		if err != nil {
+			return false, err
+		}
+		details = sql.NullString{String: string(b), Valid: true}
+	}
+	phases, err := json.Marshal(nonNilPhases(p.Phases))
+	if err != nil {
+		return false, err
+	}
+	res, err := s.db.db.ExecContext(ctx, `UPDATE bakes SET state = ?, result = ?, details = ?, error = ?, phases = ?, finished_at = ?, pid = 0
+		WHERE id = ? AND state = 'RUNNING'`, p.State, p.Result, details, p.Error, string(phases), s.db.Now().UnixMilli(), p.ID)
+	if err != nil {
+		return false, fmt.Errorf("finish bake %s: %w", p.ID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// DeleteByRoscoKey hides the bakes with a Rosco key from reuse, so the next
+// request bakes anew, and returns the newest one's id.
+func (s *BakeStore) DeleteByRoscoKey(ctx context.Context, roscoKey string) (string, error) {
+	tx, err := s.db.db.BeginTx(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback()
+	var id string
+	err = tx.QueryRowContext(ctx, `SELECT id FROM bakes WHERE rosco_key = ? AND deleted = 0 ORDER BY created_at DESC, rowid DESC LIMIT 1`, roscoKey).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", &bakehouse.Error{Code: bakehouse.EINVALID, Field: "bake_key", Message: fmt.Sprintf("Unable to locate bake with key '%s'.", roscoKey)}
+	}
+	if err != nil {
+		return "", err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE bakes SET deleted = 1 WHERE rosco_key = ?`, roscoKey); err != nil {
+		return "", err
+	}
+	return id, tx.Commit()
+}
+
+// List returns bakes, newest first.
+func (s *BakeStore) List(ctx context.Context, f bakehouse.BakeFilter) ([]*bakehouse.BakeRecord, error) {
+	q := `SELECT ` + bakeColumns + ` FROM bakes`
+	var args []any
+	if f.State != "" {
+		q += ` WHERE state = ?`
+		args = append(args, f.State)
+	}
+	q += ` ORDER BY created_at DESC, rowid DESC`
+	if f.Limit > 0 {
+		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
+	}
+	rows, err := s.db.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*bakehouse.BakeRecord
+	for rows.Next() {
+		r, err := scanBake(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

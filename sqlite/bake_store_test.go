@@ -1,0 +1,60 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/bakehouse/bakehouse"
+	"github.com/bakehouse/bakehouse/sqlite"
+	"github.com/bakehouse/bakehouse/storetest"
+)
+
+func TestBakeStore(t *testing.T) {
+	storetest.Exercise(t, func(t *testing.T) bakehouse.BakeStore {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bakehouse.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return sqlite.NewBakeStore(db, nil)
+	})
+}
+
+func TestBakeStoreWithQueue(t *testing.T) {
+	storetest.Exercise(t, func(t *testing.T) bakehouse.BakeStore {
+		ctx := context.Background()
+		db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "bakehouse.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		q, err := sqlite.NewQueue(ctx, db, func(context.Context, string) error { return nil }, sqlite.QueueConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sqlite.NewBakeStore(db, q)
+	})
+}
+
+func TestReopenKeepsBakes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bakehouse.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sqlite.NewBakeStore(db, nil)
+	if _, err := s.CreateBake(ctx, bakehouse.CreateBakeParams{Record: &bakehouse.BakeRecord{ID: "x", Key: "k", RoscoKey: "k"}}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("reopen (migrations must be idempotent): %v", err)
+	}
+	defer db.Close()
+	if _, err := sqlite.NewBakeStore(db, nil).Bake(ctx, "x"); err != nil {
+		t.Fatalf("bake lost across reopen: %v", err)
+	}
+}

@@ -1,0 +1,101 @@
+// Package sqlite keeps Bakehouse's bakes and its job queue in one embedded
+// SQLite database (pure Go driver, no cgo), so the default install needs no
+// database server.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migration/*.sql
+var migrationFS embed.FS
+
+// DB is an open Bakehouse database.
+type DB struct {
+	db   *sql.DB
+	path string
+	// Now returns the current time; tests replace it.
+	Now func() time.Time
+}
+
+// Open opens (creating if needed) the database at path and applies the
+// migrations. SQLite allows one writer, so the pool holds one connection:
+// every transaction is serialized, which is what makes CreateBake atomic.
+func Open(ctx context.Context, path string) (*DB, error) {
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	sdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open db: %w", err)
+	}
+	sdb.SetMaxOpenConns(1)
+	sdb.SetConnMaxIdleTime(0)
+	sdb.SetConnMaxLifetime(0)
+	if err := sdb.PingContext(ctx); err != nil {
+		sdb.Close()
+		return nil, fmt.Errorf("open db %s: %w", path, err)
+	}
+	d := &DB{db: sdb, path: path, Now: time.Now}
+	if err := d.migrate(ctx); err != nil {
+		sdb.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// SQL returns the underlying pool, for the queue.
+func (d *DB) SQL() *sql.DB { return d.db }
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// migrate applies each embedded migration once, one transaction each.
+func (d *DB) migrate(ctx context.Context) error {
+	if _, err := d.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS bakehouse_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create migrations table: %w", err)
+	}
+	names, err := fs.Glob(migrationFS, "migration/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := d.migrateFile(ctx, name); err != nil {
+			return fmt.Errorf("migration %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (d *DB) migrateFile(ctx context.Context, name string) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM bakehouse_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	}
+	if n != 0 {
+		return nil
+	}
+	buf, err := migrationFS.ReadFile(name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(buf)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO bakehouse_migrations (name, applied_at) VALUES (?, ?)`, name, d.Now().UnixMilli()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,134 @@
+package bakehouse
+
+import (
+	"context"
+	"time"
+)
+
+// BakeRecord is everything the bakery keeps about one bake: the request it
+// came from, the plan it ran, why it was started, and what it produced.
+type BakeRecord struct {
+	ID         string
+	Key        string // Bakehouse's full bake key (Rosco's key + ":" + digest)
+	RoscoKey   string // the Rosco part alone, used by DELETE /api/v1/{region}/bake
+	Region     string
+	Provider   string
+	State      BakeState
+	Result     *BakeResult
+	Request    BakeRequest
+	Plan       Plan
+	Reason     string // why this bake was started (what differed, or rebake)
+	Details    *Bake  // set when the bake completed successfully
+	Error      string // set when it failed: a one-line cause
+	JobID      int64  // queue job id
+	PID        int    // Packer's process id while it runs (its process group)
+	CreatedAt  time.Time
+	StartedAt  time.Time // zero while queued
+	FinishedAt time.Time // zero while RUNNING
+	Phases     []Phase
+}
+
+// Status returns the record's Rosco BakeStatus.
+func (r *BakeRecord) Status() BakeStatus {
+	return BakeStatus{ID: r.ID, State: r.State, Result: r.Result, ResourceID: r.ID}
+}
+
+// Reusable reports whether a request with the same key may get this bake
+// back instead of a new one: Rosco reuses RUNNING and COMPLETED/SUCCESS.
+func (r *BakeRecord) Reusable() bool {
+	if r.State == StateRunning {
+		return true
+	}
+	return r.State == StateCompleted && r.Result != nil && *r.Result == ResultSuccess
+}
+
+// Phase is the wall time of one step of a bake, for the details view and
+// metrics.
+type Phase struct {
+	Name      string    `json:"name"`
+	Seconds   float64   `json:"seconds"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// Plan is what a bake will run, computed without running it: the answer of
+// POST /api/v1/{region}/bake/plan and the record of what a bake ran.
+type Plan struct {
+	BakeKey    string        `json:"bake_key"`
+	RoscoKey   string        `json:"rosco_key"`
+	ImageName  string        `json:"image_name"`
+	Packages   []PlanPackage `json:"packages"`
+	AppVersion string        `json:"appversion"`
+	Packer     PlanPacker    `json:"packer"`
+	BaseImage  string        `json:"base_image,omitempty"`
+	Warnings   []string      `json:"warnings,omitempty"`
+	Reuse      *PlanReuse    `json:"reuse"`
+}
+
+// PlanPackage is one package of a plan with its resolved version.
+type PlanPackage struct {
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Release  string `json:"release"`
+	Arch     string `json:"arch"`
+	Resolved bool   `json:"resolved"` // version came from the bakery's repository
+}
+
+// PlanPacker is the Packer invocation of a plan; Argv is masked.
+type PlanPacker struct {
+	Template string   `json:"template"`
+	Argv     []string `json:"argv"`
+}
+
+// PlanReuse says which existing bake a request would get back, and why.
+type PlanReuse struct {
+	ID     string    `json:"id"`
+	State  BakeState `json:"state"`
+	Reason string    `json:"reason"`
+}
+
+// CreateBakeParams asks the store to start a bake unless one with the same
+// key can be reused.
+type CreateBakeParams struct {
+	Record *BakeRecord // the new bake, State RUNNING
+	Rebake bool        // start a new bake even if one can be reused
+}
+
+// CreateBakeResult is the store's answer: either the reused bake, or the new
+// one plus the running bakes it superseded (a rebake cancels them).
+type CreateBakeResult struct {
+	Bake       *BakeRecord
+	Reused     bool
+	Superseded []*BakeRecord
+}
+
+// FinishBakeParams records the end of a bake. It only applies to a bake that
+// is still RUNNING, so a late finish cannot overwrite a cancel.
+type FinishBakeParams struct {
+	ID      string
+	State   BakeState
+	Result  BakeResult
+	Details *Bake
+	Error   string
+	Phases  []Phase
+}
+
+// BakeFilter selects bakes for listing.
+type BakeFilter struct {
+	State BakeState // "" for any
+	Limit int       // 0 for no limit
+}
+
+// BakeStore keeps bakes. Implementations make CreateBake atomic: identical
+// requests that race produce exactly one new bake.
+type BakeStore interface {
+	CreateBake(ctx context.Context, p CreateBakeParams) (CreateBakeResult, error)
+	FindReusable(ctx context.Context, key string) (*BakeRecord, error)          // nil, nil when none
+	FindLatest(ctx context.Context, key string) (*BakeRecord, error)            // newest with the key, any state; nil when none
+	LatestByRoscoKey(ctx context.Context, roscoKey string) (*BakeRecord, error) // newest with the Rosco key; nil when none
+	Rekey(ctx context.Context, id, key string) error                            // a RUNNING bake's key once its base image is known
+	Bake(ctx context.Context, id string) (*BakeRecord, error)                   // ENOTFOUND when missing
+	MarkStarted(ctx context.Context, id string, pid int) error
+	Finish(ctx context.Context, p FinishBakeParams) (bool, error) // false when it was no longer RUNNING
+	DeleteByRoscoKey(ctx context.Context, roscoKey string) (string, error)
+	List(ctx context.Context, f BakeFilter) ([]*BakeRecord, error)
+}
