@@ -2,6 +2,8 @@ package packer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -58,6 +60,10 @@ type RunOptions struct {
 	// It is called from one goroutine at a time and never after Run
 	// returns; a slow callback slows Packer down rather than losing lines.
 	Stdout func(line string)
+	// OnStart, if set, gets the process id as soon as Packer runs, before
+	// any line reaches Stdout. It is also the process group id, so that a
+	// bakery restarted after a crash can find and kill an orphaned build.
+	OnStart func(pid int)
 	// Mask lists secret values to replace with "******" in every line.
 	Mask []string
 	// GracePeriod is the time between SIGINT and SIGKILL on cancel;
@@ -86,7 +92,8 @@ var inheritedEnv = []string{
 // The command runs in its own process group. When ctx is done, SIGINT goes
 // to the whole group (Packer then cancels the build and cleans up), and
 // SIGKILL follows to the whole group after the grace period. A caller that
-// runs the Cmd itself instead of using Run gets the same signals.
+// runs the Cmd itself instead of using Run gets the same signals, but the
+// pending SIGKILL is not disarmed when Wait returns early; prefer Run.
 func (p *Packer) Command(ctx context.Context, argv []string, opts RunOptions) (*exec.Cmd, error) {
 	cmd, _, err := p.command(ctx, argv, opts)
 	return cmd, err
@@ -153,7 +160,23 @@ func (p *Packer) args(argv []string) ([]string, error) {
 
 // cacheDir and tmpDir are the per-run Packer directories under dir.
 func cacheDir(dir string) string { return filepath.Join(dir, ".packer_cache") }
-func tmpDir(dir string) string   { return filepath.Join(dir, ".packer_tmp") }
+
+// tmpDir is where Packer puts its plugin sockets. A Unix socket path is
+// limited to 108 bytes, so when dir is deep the directory moves to a short
+// path in the system temporary directory, named after dir so that each
+// run keeps its own; Run removes it when Packer ends.
+func tmpDir(dir string) string {
+	t := filepath.Join(dir, ".packer_tmp")
+	if len(t) <= maxTmpDirLen {
+		return t
+	}
+	sum := sha256.Sum256([]byte(dir))
+	return filepath.Join(os.TempDir(), "bakehouse-packer-"+hex.EncodeToString(sum[:8]))
+}
+
+// maxTmpDirLen leaves room for Packer's "/packer-plugin1234567890" socket
+// names within the 108-byte limit.
+const maxTmpDirLen = 72
 
 // buildEnv returns the environment for a run: the inherited minimum, then
 // extra, then the variables this package manages. getenv is os.Getenv,

@@ -6,6 +6,7 @@
 // and scrapes the finished output for the bake's results the way Rosco
 // does.
 //
-// Nothing secret leaves this package: every line handed to a callback or
-// kept in a Result has the masked values replaced by "******".
+// Packer's output never leaves this package unmasked: every line handed to
+// a callback or kept in a Result has the masked values replaced by
+// "******". RedactArgv gives the command line in the same form.
 package packer

@@ -84,6 +84,7 @@ func TestRealPackerBuildStreamsAndMasks(t *testing.T) {
 	if strings.Join(lines, "\n")+"\n" != res.Output {
 		t.Errorf("streamed lines differ from Output:\n%q\n%q", lines, res.Output)
 	}
+	t.Logf("output:\n%s", res.Output)
 	// In order, and "streamed" proves the callback saw line-3 while the
 	// provisioner was still running.
 	order := []string{"null: line-1", "null: the secret is ******", "null: line-3", "null: streamed", "null: line-6", "Build 'null' finished"}
@@ -139,8 +140,9 @@ func TestRealPackerCancel(t *testing.T) {
 	// SIGKILL, stopped the build.
 	res, err := p.Run(ctx, argv, RunOptions{Dir: dir, Stdout: rec.add, GracePeriod: 30 * time.Second})
 	elapsed := time.Since(start)
+	t.Logf("canceled after %v: %v; output:\n%s", elapsed, err, res.Output)
 	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want context.Canceled\n%s", err, res.Output)
+		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	if elapsed > 20*time.Second {
 		t.Errorf("cancel took %v", elapsed)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"time"
@@ -53,14 +54,22 @@ func (p *Packer) Run(ctx context.Context, argv []string, opts RunOptions) (Resul
 	// One writer for both streams: exec then gives the process a single
 	// pipe for stdout and stderr, so lines keep the order Packer wrote
 	// them in, and one goroutine copies it.
-	w := &lineWriter{redactor: NewRedactor(opts.Mask), emit: opts.Stdout}
+	w := &lineWriter{redactor: NewRedactor(opts.Mask), emit: opts.Stdout, ready: make(chan struct{})}
 	cmd.Stdout = w
 	cmd.Stderr = w
 
+	if opts.Dir != "" {
+		defer os.RemoveAll(tmpDir(opts.Dir))
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
+		close(w.ready)
 		return res, fmt.Errorf("packer: start: %w", err)
 	}
+	if opts.OnStart != nil {
+		opts.OnStart(cmd.Process.Pid)
+	}
+	close(w.ready)
 	// Wait returns only after the copying goroutine has drained the pipe
 	// (or WaitDelay gave up on it), so the writer is no longer in use.
 	waitErr := cmd.Wait()
@@ -97,11 +106,15 @@ func (p *Packer) Run(ctx context.Context, argv []string, opts RunOptions) (Resul
 type lineWriter struct {
 	redactor *Redactor
 	emit     func(string)
+	ready    chan struct{} // closed once OnStart has returned; nil: no wait
 	buf      []byte
 	out      strings.Builder
 }
 
 func (w *lineWriter) Write(p []byte) (int, error) {
+	if w.ready != nil {
+		<-w.ready
+	}
 	n := len(p)
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')

@@ -67,6 +67,27 @@ func TestRunStreamsCombinedOutputMasked(t *testing.T) {
 	}
 }
 
+func TestRunOnStartBeforeFirstLine(t *testing.T) {
+	p := testPacker(t)
+	var events []string
+	var mu sync.Mutex
+	record := func(s string) { mu.Lock(); events = append(events, s); mu.Unlock() }
+	_, err := p.Run(context.Background(), sh(`echo "$$ $(cut -d' ' -f5 /proc/$$/stat)"`), RunOptions{
+		OnStart: func(pid int) { time.Sleep(50 * time.Millisecond); record(fmt.Sprintf("start %d", pid)) },
+		Stdout:  record,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 2 || !strings.HasPrefix(events[0], "start ") {
+		t.Fatalf("events = %q, want OnStart first", events)
+	}
+	pid := strings.TrimPrefix(events[0], "start ")
+	if f := strings.Fields(events[1]); len(f) != 2 || f[0] != pid || f[1] != pid {
+		t.Errorf("OnStart pid %s, process says pid and pgid %q", pid, events[1])
+	}
+}
+
 func TestRunExitError(t *testing.T) {
 	p := testPacker(t)
 	res, err := p.Run(context.Background(), sh(`echo failing; exit 3`), RunOptions{})

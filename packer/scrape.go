@@ -39,10 +39,12 @@ var timestampPrefix = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\
 // 1.3's "Creating unencrypted AMI <name> ...", AMI from the last line with
 // "<region>:", and an aws/image artifact for each "region: ami-..." line
 // after "Builds finished". Bakehouse also takes the name from Packer 1.4+'s
-// "Creating AMI <name> from instance <id>", which Rosco misses. When the
-// output is -machine-readable, its artifact records fill in the artifacts
-// and the region's AMI if the text gave none. Missing lines leave fields
-// empty; scraping never fails.
+// "Creating AMI <name> from instance <id>", which Rosco misses; with
+// encrypt_boot that is Packer's temporary name, so a caller that knows the
+// requested aws_target_ami should prefer it. When the output is
+// -machine-readable, its artifact records fill in the artifacts and the
+// region's AMI if the text gave none. Missing lines leave fields empty;
+// scraping never fails.
 func ScrapeAWS(region, bakeID, log string) bakehouse.Bake {
 	b := bakehouse.Bake{ID: bakeID}
 	finished := false

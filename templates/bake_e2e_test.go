@@ -103,7 +103,7 @@ func TestBakeEndToEnd(t *testing.T) {
 		}
 		labels := dockertest.MustDocker(t, c, "inspect", "--format",
 			`{{index .Config.Labels "appversion"}}|{{index .Config.Labels "build_info_url"}}|{{index .Config.Labels "io.bakehouse.bake-id"}}|{{index .Config.Labels "io.bakehouse.managed"}}|{{json .Config.Entrypoint}}|{{json .Config.Cmd}}`, ref)
-		want := "armory-hello-deploy-0.5.0-h5.c4baff4/hello/5|http://jenkins.example/job/hello/5/|" + bakeID + `|false|null|["/bin/bash"]` + "\n"
+		want := "armory-hello-deploy-0.5.0-h5.c4baff4/hello/5|http://jenkins.example/job/hello/5/|" + bakeID + `|false|[""]|["/bin/bash"]` + "\n"
 		if labels != want {
 			t.Errorf("image config = %q\nwant %q", labels, want)
 		}

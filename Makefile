@@ -1,0 +1,24 @@
+# Bakehouse's developer commands. `make test` is the README's test command;
+# CI runs it through .ci/run with BAKEHOUSE_INTEGRATION=1 and an engine.
+GO ?= go
+# The first integration run bootstraps a Debian base image (about a minute)
+# before baking; the timeout leaves room for a slow mirror.
+TEST_TIMEOUT ?= 30m
+
+.PHONY: test bench deps demo
+
+test:
+	$(GO) vet ./... && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# deps installs Packer, Docker, mmdebstrap and dpkg-dev and starts a private
+# engine; use its DOCKER_HOST with: export "$$(scripts/start-dockerd.sh)"
+deps:
+	scripts/install-deps.sh
+	scripts/start-dockerd.sh
+
+# demo is a placeholder: it will bake the sample package end to end.
+demo: deps
+	@echo "make demo: not written yet"

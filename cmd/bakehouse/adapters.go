@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/bakehouse/bakehouse"
+	"github.com/bakehouse/bakehouse/bakery"
+	"github.com/bakehouse/bakehouse/docker"
+	bhttp "github.com/bakehouse/bakehouse/http"
+	"github.com/bakehouse/bakehouse/packer"
+	"github.com/bakehouse/bakehouse/repo"
+)
+
+// packerAdapter gives the bakery the packer package.
+type packerAdapter struct {
+	p     *packer.Packer
+	opts  packer.RunOptions
+}
+
+func (a packerAdapter) Run(ctx context.Context, r bakery.PackerRun) (int, string, error) {
+	opts := a.opts
+	opts.Dir, opts.Env, opts.Mask, opts.Stdout = r.Dir, r.Env, r.Mask, r.OnLine
+	opts.OnStart = r.OnStart
+	res, err := a.p.Run(ctx, r.Argv, opts)
+	var exit *packer.ExitError
+	if errors.As(err, &exit) {
+		return res.ExitCode, res.Output, nil
+	}
+	return res.ExitCode, res.Output, err
+}
+
+func (a packerAdapter) Scrape(provider, region, bakeID, output string) bakehouse.Bake {
+	if provider == "docker" {
+		return packer.ScrapeDocker(bakeID, output)
+	}
+	return packer.ScrapeAWS(region, bakeID, output)
+}
+
+// dockerAdapter gives the bakery the docker package.
+type dockerAdapter struct {
+	c        *docker.Client
+	cacheDir string
+}
+
+func (a dockerAdapter) Ping(ctx context.Context) error { return a.c.Ping(ctx) }
+func (a dockerAdapter) Host() string                   { return a.c.Host() }
+
+func (a dockerAdapter) ImageID(ctx context.Context, ref string) (string, error) {
+	id, err := a.c.ImageID(ctx, ref)
+	if errors.Is(err, docker.ErrNotFound) {
+		return "", nil
+	}
+	return id, err
+}
+
+func (a dockerAdapter) EnsureBaseImage(ctx context.Context, ref, suite string, logf func(string)) (string, error) {
+	return a.c.EnsureBaseImage(ctx, ref, suite, a.cacheDir, logf)
+}
+
+func (a dockerAdapter) RemoveContainers(ctx context.Context, label string) (int, error) {
+	return a.c.RemoveContainers(ctx, label)
+}
+
+// repoAdapter gives the bakery and the server the repo package.
+type repoAdapter struct{ r *repo.Repo }
+
+func (a repoAdapter) Dir() string { return a.r.Dir() }
+
+func (a repoAdapter) Resolve(name string) (string, string, bool) {
+	v, ok := a.r.Resolve(name)
+	if !ok {
+		return "", "", false
+	}
+	arch := "all"
+	if ps, err := a.r.List(); err == nil {
+		for _, p := range ps {
+			if p.Name == name && p.Version == v {
+				arch = p.Architecture
+			}
+		}
+	}
+	return v, arch, true
+}
+
+func (a repoAdapter) AddPackage(filename string, r io.Reader) (bhttp.PackageInfo, error) {
+	p, err := a.r.Add(filename, r)
+	if err != nil {
+		return bhttp.PackageInfo{}, err
+	}
+	return infoOf(p), nil
+}
+
+func (a repoAdapter) Packages() ([]bhttp.PackageInfo, error) {
+	ps, err := a.r.List()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]bhttp.PackageInfo, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, infoOf(p))
+	}
+	return out, nil
+}
+
+func infoOf(p repo.Package) bhttp.PackageInfo {
+	return bhttp.PackageInfo{Name: p.Name, Version: p.Version, Arch: p.Architecture, Filename: p.Filename, Size: p.Size, SHA256: p.SHA256}
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/bakehouse/bakehouse"
+	"github.com/goccy/go-yaml"
+)
+
+// fileConfig is the YAML config file: Rosco's rosco.yml sections at the
+// top level, so an operator's existing sections work pasted in, plus a
+// bakehouse: section for what Rosco has no setting for.
+type fileConfig struct {
+	bakehouse.Config `yaml:",inline"`
+	Bakehouse        serverConfig `yaml:"bakehouse"`
+}
+
+// serverConfig is the bakehouse: section.
+type serverConfig struct {
+	// Concurrency is how many bakes run at once. Default: number of CPUs.
+	Concurrency int `yaml:"concurrency"`
+	// BakeTimeout ends a bake that runs longer. Default: 30m.
+	BakeTimeout string `yaml:"bakeTimeout"`
+	// CancelGrace is the time Packer gets to clean up after SIGINT before
+	// it is killed. Default: 10s.
+	CancelGrace string `yaml:"cancelGrace"`
+	// PackerPath is the packer binary. Default: packer on PATH.
+	PackerPath string `yaml:"packerPath"`
+	// Instance is this server's name in /status/all. Default: hostname.
+	Instance string `yaml:"instance"`
+}
+
+// defaultConfig is the embedded default: the docker provider with a Debian
+// bookworm base image built locally, installing from the bakery's own
+// repository (mounted read-only into the build container at
+// /bakehouse/repo by Bakehouse's docker template).
+const defaultConfig = `
+defaultCloudProviderType: docker
+debianRepository: "[trusted=yes] file:/bakehouse/repo ./"
+docker:
+  enabled: true
+  bakeryDefaults:
+    targetRepository: bakehouse
+    templateFile: docker.json
+    baseImages:
+      - baseImage:
+          id: bookworm
+          shortDescription: Debian 12 (bookworm)
+          detailedDescription: Debian 12 bookworm, bootstrapped locally with mmdebstrap
+          packageType: DEB
+        virtualizationSettings:
+          sourceImage: bakehouse/debian:bookworm
+`
+
+// loadConfig reads the embedded default, then the file at path (if any)
+// over it, and fills in the defaults that depend on dataDir.
+func loadConfig(path, dataDir string) (fileConfig, error) {
+	var c fileConfig
+	if err := yaml.Unmarshal([]byte(defaultConfig), &c); err != nil {
+		return c, fmt.Errorf("default config: %w", err)
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return c, fmt.Errorf("config: %w", err)
+		}
+		var fc fileConfig
+		if err := yaml.UnmarshalWithOptions(b, &fc, yaml.Strict()); err != nil {
+			// Strict mode names unknown keys; retry leniently so that a
+			// rosco.yml with settings Bakehouse does not use still loads.
+			if err2 := yaml.Unmarshal(b, &fc); err2 != nil {
+				return c, fmt.Errorf("config %s: %w", path, err2)
+			}
+		}
+		merge(&c, fc)
+	}
+	if c.Rosco.ConfigDir == "" {
+		c.Rosco.ConfigDir = filepath.Join(dataDir, "templates")
+	}
+	if c.Bakehouse.Concurrency <= 0 {
+		c.Bakehouse.Concurrency = runtime.NumCPU()
+	}
+	for _, d := range []struct{ name, v string }{{"bakehouse.bakeTimeout", c.Bakehouse.BakeTimeout}, {"bakehouse.cancelGrace", c.Bakehouse.CancelGrace}} {
+		if d.v != "" {
+			if _, err := time.ParseDuration(d.v); err != nil {
+				return c, fmt.Errorf("config: %s %q is not a duration such as 30m or 10s", d.name, d.v)
+			}
+		}
+	}
+	return c, nil
+}
+
+// merge lays the sections a file sets over the defaults. A provider
+// section in the file replaces the default one whole.
+func merge(c *fileConfig, f fileConfig) {
+	if f.DefaultCloudProviderType != "" {
+		c.DefaultCloudProviderType = f.DefaultCloudProviderType
+	}
+	if f.DebianRepository != "" {
+		c.DebianRepository = f.DebianRepository
+	}
+	if f.YumRepository != "" {
+		c.YumRepository = f.YumRepository
+	}
+	if f.ChocolateyRepository != "" {
+		c.ChocolateyRepository = f.ChocolateyRepository
+	}
+	if len(f.TemplatesNeedingRoot) > 0 {
+		c.TemplatesNeedingRoot = f.TemplatesNeedingRoot
+	}
+	if f.Rosco.ConfigDir != "" {
+		c.Rosco.ConfigDir = f.Rosco.ConfigDir
+	}
+	if f.Packer.Timestamp || len(f.Packer.AdditionalParameters) > 0 {
+		c.Packer = f.Packer
+	}
+	if f.Docker.Enabled || len(f.Docker.BakeryDefaults.BaseImages) > 0 {
+		c.Docker = f.Docker
+	}
+	if f.AWS.Enabled || len(f.AWS.BakeryDefaults.BaseImages) > 0 {
+		c.AWS = f.AWS
+	}
+	c.Bakehouse = f.Bakehouse
+}
+
+func durationOr(s string, d time.Duration) time.Duration {
+	if v, err := time.ParseDuration(s); err == nil && v > 0 {
+		return v
+	}
+	return d
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bakehouse/bakehouse/bakery"
+	"github.com/bakehouse/bakehouse/docker"
+	bhttp "github.com/bakehouse/bakehouse/http"
+	"github.com/bakehouse/bakehouse/packer"
+	"github.com/bakehouse/bakehouse/repo"
+	"github.com/bakehouse/bakehouse/sqlite"
+	"github.com/bakehouse/bakehouse/templates"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+)
+
+func serveCmd(e *env) *cobra.Command {
+	var addr, dataDir, configPath string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the bakery server (Rosco-compatible API)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), e, addr, dataDir, configPath)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", envOr(e, "BAKEHOUSE_ADDR", "127.0.0.1:8087"), "address to listen on")
+	cmd.Flags().StringVar(&dataDir, "data-dir", envOr(e, "BAKEHOUSE_DATA_DIR", "./bakehouse-data"), "directory for the database, templates, package repository and logs")
+	cmd.Flags().StringVar(&configPath, "config", e.getenv("BAKEHOUSE_CONFIG"), "YAML config file (rosco.yml sections plus a bakehouse: section)")
+	return cmd
+}
+
+func envOr(e *env, key, def string) string {
+	if v := e.getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// environ rebuilds an environment list from getenv for the adapters that
+// pass variables on to child processes.
+func environ(e *env, keys ...string) []string {
+	var out []string
+	for _, k := range keys {
+		if v := e.getenv(k); v != "" {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
+}
+
+func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error {
+	start := time.Now()
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	dataDir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return err
+	}
+	cfg, err := loadConfig(configPath, dataDir)
+	if err != nil {
+		return err
+	}
+	for _, d := range []string{dataDir, filepath.Join(dataDir, "templates"), filepath.Join(dataDir, "repo"), filepath.Join(dataDir, "logs"), filepath.Join(dataDir, "work"), filepath.Join(dataDir, "cache")} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return fmt.Errorf("data dir: %w", err)
+		}
+	}
+	if err := templates.Install(filepath.Join(dataDir, "templates")); err != nil {
+		return fmt.Errorf("install templates: %w", err)
+	}
+
+	packerPath := cfg.Bakehouse.PackerPath
+	if packerPath == "" {
+		packerPath = "packer"
+	}
+	pk, err := packer.New(packerPath)
+	if err != nil {
+		return fmt.Errorf("%w (install it with: apt-get install packer)", err)
+	}
+	dk, err := docker.New("docker", environ(e, "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"))
+	if err != nil {
+		log.Warn("docker CLI not found: docker bakes will fail until it is installed", "err", err)
+	}
+	rp, err := repo.Open(filepath.Join(dataDir, "repo"))
+	if err != nil {
+		return fmt.Errorf("package repository: %w", err)
+	}
+
+	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "bakehouse.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := bakery.NewMetrics(reg)
+
+	timeout := durationOr(cfg.Bakehouse.BakeTimeout, 30*time.Minute)
+	deps := bakery.Deps{
+		Packer:  packerAdapter{p: pk, opts: packer.RunOptions{GracePeriod: durationOr(cfg.Bakehouse.CancelGrace, 10*time.Second)}},
+		Repo:    repoAdapter{rp},
+		Metrics: metrics,
+		Logger:  log,
+	}
+	if dk != nil {
+		deps.Docker = dockerAdapter{c: dk, cacheDir: filepath.Join(dataDir, "cache")}
+	}
+	instance := cfg.Bakehouse.Instance
+	if instance == "" {
+		instance, _ = os.Hostname()
+	}
+	var svc *bakery.Service
+	queue, err := sqlite.NewQueue(ctx, db, func(ctx context.Context, id string) error { return svc.RunBake(ctx, id) },
+		sqlite.QueueConfig{Concurrency: cfg.Bakehouse.Concurrency, BakeTimeout: timeout, Logger: log.With("component", "queue")})
+	if err != nil {
+		return err
+	}
+	deps.Store = sqlite.NewBakeStore(db, queue)
+	svc, err = bakery.New(bakery.Config{
+		Rosco: cfg.Config, WorkDir: filepath.Join(dataDir, "work"), LogDir: filepath.Join(dataDir, "logs"),
+		BakeTimeout: timeout, Concurrency: cfg.Bakehouse.Concurrency, Instance: instance,
+	}, deps)
+	if err != nil {
+		return err
+	}
+	svc.SetQueue(queue)
+
+	// Restart recovery before any new bake runs.
+	n, err := svc.Recover(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		log.Warn("ended bakes left running by a previous process", "count", n)
+	}
+	if err := queue.Start(ctx); err != nil {
+		return fmt.Errorf("start queue: %w", err)
+	}
+
+	srv := bhttp.NewServer(svc, repoAdapter{rp}, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log)
+	srv.Concurrency = cfg.Bakehouse.Concurrency
+	if err := srv.Listen(addr); err != nil {
+		queue.Stop(context.Background())
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	// The bound URL is the first line of stdout, so that callers binding
+	// port 0 learn the port.
+	fmt.Fprintln(e.stdout, srv.URL())
+	log.Info("bakehouse serving", "url", srv.URL(), "data_dir", dataDir, "concurrency", cfg.Bakehouse.Concurrency, "startup", time.Since(start).Round(time.Millisecond))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	// Stopping the queue cancels running bakes: Packer gets SIGINT and
+	// the bakes end CANCELED, so nothing is left RUNNING.
+	queue.Stop(sctx)
+	return err
+}

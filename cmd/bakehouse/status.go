@@ -1,0 +1,177 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+)
+
+func statusCmd(e *env) *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "status [ID]",
+		Short: "Show a bake (or, without an id, the server's queue)",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := f.client()
+			if len(args) == 0 {
+				st, err := c.InstanceStatus(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if f.json() {
+					return printJSON(e, st)
+				}
+				fmt.Fprintf(e.stdout, "Concurrency: %v\nRunning:     %v\nQueued:      %v\n", st["concurrency"], st["running"], st["queued"])
+				return nil
+			}
+			rec, err := c.Record(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return printJSON(e, rec)
+			}
+			fmt.Fprintf(e.stdout, "Bake:    %v\nState:   %v/%v\nReason:  %v\n", rec["id"], rec["state"], orNull(rec["result"]), rec["reason"])
+			if d, ok := rec["details"].(map[string]any); ok && d != nil {
+				fmt.Fprintf(e.stdout, "Image:   %v\n", d["image_name"])
+			}
+			if s, _ := rec["error"].(string); s != "" {
+				fmt.Fprintf(e.stdout, "Error:   %s\n", s)
+			}
+			if ph, ok := rec["phases"].([]any); ok {
+				for _, p := range ph {
+					if m, ok := p.(map[string]any); ok {
+						fmt.Fprintf(e.stdout, "Phase:   %-13v %6.2fs\n", m["name"], m["seconds"])
+					}
+				}
+			}
+			return nil
+		},
+	}
+	f.add(cmd, e)
+	return cmd
+}
+
+func orNull(v any) any {
+	if v == nil {
+		return "null"
+	}
+	return v
+}
+
+func logsCmd(e *env) *cobra.Command {
+	var f clientFlags
+	var follow bool
+	cmd := &cobra.Command{
+		Use:   "logs ID",
+		Short: "Print a bake's log",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := f.client()
+			if follow {
+				return c.FollowLogs(cmd.Context(), "global", args[0], e.stdout)
+			}
+			s, err := c.Logs(cmd.Context(), "global", args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(e.stdout, s)
+			return nil
+		},
+	}
+	f.add(cmd, e)
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "follow the log until the bake ends")
+	return cmd
+}
+
+func cancelCmd(e *env) *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a bake",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := f.client().Cancel(cmd.Context(), "global", args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, s)
+			return nil
+		},
+	}
+	f.add(cmd, e)
+	return cmd
+}
+
+func optionsCmd(e *env) *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "options",
+		Short: "List providers and base OSes the server can bake",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := f.client().Options(cmd.Context())
+			if err != nil {
+				return err
+			}
+			return printJSON(e, o)
+		},
+	}
+	f.add(cmd, e)
+	return cmd
+}
+
+func repoCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "repo", Short: "Manage the bakery's package repository"}
+	var fa, fl clientFlags
+	add := &cobra.Command{
+		Use:   "add FILE...",
+		Short: "Add package files to the bakery's repository",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c := fa.client()
+			for _, p := range args {
+				fh, err := os.Open(p)
+				if err != nil {
+					return err
+				}
+				info, err := c.AddPackage(cmd.Context(), filepath.Base(p), fh)
+				fh.Close()
+				if err != nil {
+					return fmt.Errorf("%s: %w", p, err)
+				}
+				if fa.json() {
+					printJSON(e, info)
+				} else {
+					fmt.Fprintf(e.stdout, "added %s %s %s\n", info.Name, info.Version, info.Arch)
+				}
+			}
+			return nil
+		},
+	}
+	fa.add(add, e)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the bakery's packages",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ps, err := fl.client().Packages(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if fl.json() {
+				return printJSON(e, ps)
+			}
+			for _, p := range ps {
+				fmt.Fprintf(e.stdout, "%s\t%s\t%s\t%s\n", p.Name, p.Version, p.Arch, p.Filename)
+			}
+			return nil
+		},
+	}
+	fl.add(list, e)
+	cmd.AddCommand(add, list)
+	return cmd
+}

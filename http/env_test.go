@@ -1,0 +1,380 @@
+package http_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bakehouse/bakehouse"
+	"github.com/bakehouse/bakehouse/bakery"
+	bhttp "github.com/bakehouse/bakehouse/http"
+	"github.com/bakehouse/bakehouse/sqlite"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// testConfig is the bakery configuration the HTTP tests run with: the
+// embedded default of cmd/bakehouse (docker provider, Debian bookworm
+// base image, the bakery's own repository) plus a docker base image
+// "ubuntu", which stands for the base_os of Rosco's controller tests.
+// Bakehouse bakes only for aws and docker, so Rosco's "gce" requests are
+// sent as "docker" with the same shape (see mapGCE).
+func testConfig(configDir string) bakehouse.Config {
+	return bakehouse.Config{
+		Rosco:                    bakehouse.RoscoConfig{ConfigDir: configDir},
+		DefaultCloudProviderType: "docker",
+		DebianRepository:         "[trusted=yes] file:/bakehouse/repo ./",
+		Docker: bakehouse.DockerConfig{
+			Enabled: true,
+			BakeryDefaults: bakehouse.DockerBakeryDefaults{
+				TargetRepository: "bakehouse",
+				TemplateFile:     "docker.json",
+				BaseImages: []bakehouse.DockerBaseImage{
+					{
+						BaseImage:              bakehouse.BaseImage{ID: "bookworm", ShortDescription: "Debian 12 (bookworm)", PackageType: "DEB"},
+						VirtualizationSettings: bakehouse.DockerVirtualizationSettings{SourceImage: "bakehouse/debian:bookworm"},
+					},
+					{
+						BaseImage:              bakehouse.BaseImage{ID: "ubuntu", ShortDescription: "Ubuntu", PackageType: "DEB"},
+						VirtualizationSettings: bakehouse.DockerVirtualizationSettings{SourceImage: "ubuntu:jammy"},
+					},
+				},
+			},
+		},
+	}
+}
+
+// env is one bakery behind the real HTTP handler: the real bakery
+// service over the real SQLite store (no queue: tests run bakes with
+// RunBake, as the queue's worker would), with fake Packer and Docker.
+type env struct {
+	t        *testing.T
+	svc      *bakery.Service
+	store    *sqlite.BakeStore
+	reg      *prometheus.Registry
+	packer   *fakePacker
+	logDir   string
+	srv      *httptest.Server
+	instance string
+}
+
+type envOption func(*bakery.Config)
+
+func withInstance(name string) envOption { return func(c *bakery.Config) { c.Instance = name } }
+
+func withRosco(f func(*bakehouse.Config)) envOption {
+	return func(c *bakery.Config) { f(&c.Rosco) }
+}
+
+func newEnv(t *testing.T, opts ...envOption) *env {
+	t.Helper()
+	dir := t.TempDir()
+	configDir := filepath.Join(dir, "templates")
+	if err := os.MkdirAll(configDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The template is only hashed into the key: Packer is faked.
+	if err := os.WriteFile(filepath.Join(configDir, "docker.json"), []byte(`{"builders": [{"type": "docker"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "bakehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store := sqlite.NewBakeStore(db, nil)
+	reg := prometheus.NewRegistry()
+	pk := newFakePacker()
+	cfg := bakery.Config{
+		Rosco: testConfig(configDir), WorkDir: filepath.Join(dir, "work"), LogDir: filepath.Join(dir, "logs"),
+		BakeTimeout: time.Minute, CancelGrace: time.Second,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc, err := bakery.New(cfg, bakery.Deps{Store: store, Packer: pk, Docker: fakeDocker{}, Metrics: bakery.NewMetrics(reg)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(bhttp.NewServer(svc, nil, nil, nil).Handler())
+	t.Cleanup(srv.Close)
+	return &env{t: t, svc: svc, store: store, reg: reg, packer: pk, logDir: cfg.LogDir, srv: srv, instance: svc.Instance()}
+}
+
+// response is an HTTP answer, read whole.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r *response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		t.Fatalf("body is not a JSON object: %v\n%s", err, r.body)
+	}
+	return m
+}
+
+// do sends one request to the server.
+func (e *env) do(method, path string, query map[string]string, body []byte) *response {
+	e.t.Helper()
+	u := e.srv.URL + path
+	if len(query) > 0 {
+		q := url.Values{}
+		for k, v := range query {
+			q.Set(k, v)
+		}
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, u, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return &response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// seed stores a bake through the real store: RUNNING, or finished with
+// state/result (and details, if any). key "" gives the bake a key of its
+// own, so it is found by id only.
+func (e *env) seed(id, key, roscoKey string, req bakehouse.BakeRequest, plan bakehouse.Plan, region string, state bakehouse.BakeState, result bakehouse.BakeResult, details *bakehouse.Bake) {
+	e.t.Helper()
+	ctx := context.Background()
+	if key == "" {
+		key, roscoKey = "seed:"+id, "seed:"+id
+	}
+	if region == "" {
+		region = "some-region"
+	}
+	rec := &bakehouse.BakeRecord{ID: id, Key: key, RoscoKey: roscoKey, Region: region, Provider: "docker",
+		Request: req, Plan: plan, Reason: "seeded by the test", CreatedAt: time.Now().UTC()}
+	// Rebake: a seeded bake never joins another one with its key.
+	res, err := e.store.CreateBake(ctx, bakehouse.CreateBakeParams{Record: rec, Rebake: true})
+	if err != nil || res.Reused || len(res.Superseded) > 0 {
+		e.t.Fatalf("seed bake %s: %v (reused %v, superseded %d)", id, err, res.Reused, len(res.Superseded))
+	}
+	if state == bakehouse.StateRunning {
+		return
+	}
+	ok, err := e.store.Finish(ctx, bakehouse.FinishBakeParams{ID: id, State: state, Result: result, Details: details})
+	if err != nil || !ok {
+		e.t.Fatalf("seed bake %s as %s/%s: ok=%v err=%v", id, state, result, ok, err)
+	}
+}
+
+// seedForRequest stores a bake under the key the bakery computes for
+// req, and returns that plan.
+func (e *env) seedForRequest(id, region string, req bakehouse.BakeRequest, state bakehouse.BakeState, result bakehouse.BakeResult) bakehouse.Plan {
+	e.t.Helper()
+	plan := e.plan(region, req)
+	var details *bakehouse.Bake
+	if state == bakehouse.StateCompleted && result == bakehouse.ResultSuccess {
+		details = &bakehouse.Bake{ID: id, ImageName: "bakehouse/kato:" + id}
+	}
+	e.seed(id, plan.BakeKey, plan.RoscoKey, req, plan, region, state, result, details)
+	return plan
+}
+
+// plan is the bakery's plan for req (its key among others).
+func (e *env) plan(region string, req bakehouse.BakeRequest) bakehouse.Plan {
+	e.t.Helper()
+	plan, err := e.svc.Plan(context.Background(), region, req, false)
+	if err != nil {
+		e.t.Fatalf("plan: %v", err)
+	}
+	return plan
+}
+
+// bakes lists every stored bake, newest first.
+func (e *env) bakes() []*bakehouse.BakeRecord {
+	e.t.Helper()
+	all, err := e.store.List(context.Background(), bakehouse.BakeFilter{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return all
+}
+
+func (e *env) status(id string) bakehouse.BakeStatus {
+	e.t.Helper()
+	st, err := e.svc.Status(context.Background(), id)
+	if err != nil {
+		e.t.Fatalf("status %s: %v", id, err)
+	}
+	return st
+}
+
+// reusable is the bake a request with key would get back, or nil.
+func (e *env) reusable(key string) *bakehouse.BakeRecord {
+	e.t.Helper()
+	b, err := e.store.FindReusable(context.Background(), key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+// requested is the bakes-requested counter of flavor.
+func (e *env) requested(flavor string) float64 {
+	e.t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "bakehouse_bakes_requested_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "flavor" && l.GetValue() == flavor {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// runBake runs a bake as the queue's worker would, in the background;
+// the returned channel gets RunBake's error.
+func (e *env) runBake(id string) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- e.svc.RunBake(context.Background(), id) }()
+	return done
+}
+
+func wait(t *testing.T, ch <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-ch:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s: timed out", what)
+	}
+}
+
+// fakePacker is bakery.PackerRunner without Packer (which cannot bake
+// anything here). It records each run; a run either prints its script
+// and exits with its code, or, when block is set, waits for its context
+// to be canceled and records the cause.
+type fakePacker struct {
+	mu      sync.Mutex
+	runs    []bakery.PackerRun
+	causes  map[string]error // bake id -> why its run was canceled
+	block   bool
+	output  string
+	code    int
+	started chan string // bake ids, as runs start
+}
+
+func newFakePacker() *fakePacker {
+	return &fakePacker{causes: map[string]error{}, output: "==> docker: Committing the container\n==> Builds finished.", started: make(chan string, 16)}
+}
+
+func bakeIDOf(run bakery.PackerRun) string {
+	for _, kv := range run.Env {
+		if id, ok := strings.CutPrefix(kv, "BAKEHOUSE_BAKE_ID="); ok {
+			return id
+		}
+	}
+	return ""
+}
+
+func (p *fakePacker) set(f func(p *fakePacker)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f(p)
+}
+
+func (p *fakePacker) Run(ctx context.Context, run bakery.PackerRun) (int, string, error) {
+	p.mu.Lock()
+	p.runs = append(p.runs, run)
+	block, output, code := p.block, p.output, p.code
+	p.mu.Unlock()
+	id := bakeIDOf(run)
+	p.started <- id
+	if block {
+		<-ctx.Done()
+		p.mu.Lock()
+		p.causes[id] = context.Cause(ctx)
+		p.mu.Unlock()
+		return -1, "", ctx.Err()
+	}
+	for _, line := range strings.Split(output, "\n") {
+		run.OnLine(line)
+	}
+	return code, output, nil
+}
+
+func (p *fakePacker) Scrape(provider, region, bakeID, output string) bakehouse.Bake {
+	return bakehouse.Bake{ID: bakeID, ImageName: "bakehouse/kato:" + bakeID}
+}
+
+func (p *fakePacker) calls() []bakery.PackerRun {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]bakery.PackerRun(nil), p.runs...)
+}
+
+func (p *fakePacker) cause(id string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.causes[id]
+}
+
+// waitStarted waits until Packer runs for bake id.
+func (p *fakePacker) waitStarted(t *testing.T, id string) {
+	t.Helper()
+	for {
+		select {
+		case got := <-p.started:
+			if got == id {
+				return
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("packer never started for bake %s", id)
+		}
+	}
+}
+
+// fakeDocker is a Docker engine that has every base image.
+type fakeDocker struct{}
+
+func (fakeDocker) Ping(context.Context) error { return nil }
+func (fakeDocker) ImageID(context.Context, string) (string, error) {
+	return "sha256:0123456789abcdef", nil
+}
+func (fakeDocker) EnsureBaseImage(context.Context, string, string, func(string)) (string, error) {
+	return "sha256:0123456789abcdef", nil
+}
+func (fakeDocker) RemoveContainers(context.Context, string) (int, error) { return 0, nil }
+func (fakeDocker) Host() string                                          { return "" }
