@@ -32,6 +32,7 @@ func TestConformanceAPI(t *testing.T) {
 	tests := apiTests()
 	var passed, failed []string
 	var skipped []string
+	notRun := 0
 	seen := map[string]bool{}
 	for _, c := range cases {
 		if seen[c.ID] {
@@ -39,8 +40,9 @@ func TestConformanceAPI(t *testing.T) {
 		}
 		seen[c.ID] = true
 		a := &apiTest{c: c}
+		ran := false
 		ok := t.Run(c.ID, func(t *testing.T) {
-			a.T = t
+			a.T, ran = t, true
 			f := tests[c.ID]
 			if f == nil {
 				t.Fatalf("no test for case %s: add one to apiTests", c.ID)
@@ -48,6 +50,8 @@ func TestConformanceAPI(t *testing.T) {
 			f(a)
 		})
 		switch {
+		case !ran:
+			notRun++
 		case !ok:
 			failed = append(failed, c.ID)
 		case a.skipReason != "":
@@ -64,6 +68,9 @@ func TestConformanceAPI(t *testing.T) {
 	msg := fmt.Sprintf("conformance api.json: passed %d/%d (skipped %d: %s)", len(passed), len(cases), len(skipped), orNone(skipped))
 	if len(failed) > 0 {
 		msg += fmt.Sprintf("; failed %d: %s", len(failed), strings.Join(failed, ", "))
+	}
+	if notRun > 0 {
+		msg += fmt.Sprintf("; %d not run (-run filter)", notRun)
 	}
 	t.Log(msg)
 }
@@ -350,26 +357,39 @@ func diffExact(got, want any, extras []string) string {
 	if reflect.DeepEqual(got, want) {
 		return ""
 	}
-	return strings.Join(diffSubset("body", got, want), "; ") + keysDiff(got, want)
+	d := append(diffSubset("body", got, want), extraFields("body", got, want)...)
+	if len(d) == 0 {
+		return "values differ"
+	}
+	return strings.Join(d, "; ")
 }
 
-func keysDiff(got, want any) string {
-	gm, ok1 := got.(map[string]any)
-	wm, ok2 := want.(map[string]any)
-	if !ok1 || !ok2 {
-		return ""
-	}
-	var extra []string
-	for k := range gm {
-		if _, ok := wm[k]; !ok {
-			extra = append(extra, k)
+// extraFields lists the fields of got that want lacks, at any depth.
+func extraFields(path string, got, want any) []string {
+	var out []string
+	switch w := want.(type) {
+	case map[string]any:
+		g, _ := got.(map[string]any)
+		keys := make([]string, 0, len(g))
+		for k := range g {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			wv, ok := w[k]
+			if !ok {
+				out = append(out, fmt.Sprintf("%s.%s = %s is not expected", path, k, jsonText(g[k])))
+				continue
+			}
+			out = append(out, extraFields(path+"."+k, g[k], wv)...)
+		}
+	case []any:
+		g, _ := got.([]any)
+		for i := range min(len(g), len(w)) {
+			out = append(out, extraFields(fmt.Sprintf("%s[%d]", path, i), g[i], w[i])...)
 		}
 	}
-	slices.Sort(extra)
-	if len(extra) == 0 {
-		return ""
-	}
-	return fmt.Sprintf("; unexpected fields %v", extra)
+	return out
 }
 
 // diffSubset checks that got has every field of want with the same value;

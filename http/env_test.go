@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -57,14 +58,13 @@ func testConfig(configDir string) bakehouse.Config {
 // service over the real SQLite store (no queue: tests run bakes with
 // RunBake, as the queue's worker would), with fake Packer and Docker.
 type env struct {
-	t        *testing.T
-	svc      *bakery.Service
-	store    *sqlite.BakeStore
-	reg      *prometheus.Registry
-	packer   *fakePacker
-	logDir   string
-	srv      *httptest.Server
-	instance string
+	t      *testing.T
+	svc    *bakery.Service
+	store  *sqlite.BakeStore
+	reg    *prometheus.Registry
+	packer *fakePacker
+	logDir string
+	srv    *httptest.Server
 }
 
 type envOption func(*bakery.Config)
@@ -107,7 +107,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	srv := httptest.NewServer(bhttp.NewServer(svc, nil, nil, nil).Handler())
 	t.Cleanup(srv.Close)
-	return &env{t: t, svc: svc, store: store, reg: reg, packer: pk, logDir: cfg.LogDir, srv: srv, instance: svc.Instance()}
+	return &env{t: t, svc: svc, store: store, reg: reg, packer: pk, logDir: cfg.LogDir, srv: srv}
 }
 
 // response is an HTTP answer, read whole.
@@ -129,6 +129,15 @@ func (r *response) json(t *testing.T) map[string]any {
 // do sends one request to the server.
 func (e *env) do(method, path string, query map[string]string, body []byte) *response {
 	e.t.Helper()
+	res, err := e.try(method, path, query, body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res
+}
+
+// try is do for other goroutines than the test's: it returns the error.
+func (e *env) try(method, path string, query map[string]string, body []byte) (*response, error) {
 	u := e.srv.URL + path
 	if len(query) > 0 {
 		q := url.Values{}
@@ -143,21 +152,21 @@ func (e *env) do(method, path string, query map[string]string, body []byte) *res
 	}
 	req, err := http.NewRequest(method, u, rd)
 	if err != nil {
-		e.t.Fatal(err)
+		return nil, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	res, err := e.srv.Client().Do(req)
 	if err != nil {
-		e.t.Fatalf("%s %s: %v", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		e.t.Fatal(err)
+		return nil, fmt.Errorf("%s %s: read body: %w", method, path, err)
 	}
-	return &response{status: res.StatusCode, header: res.Header, body: b}
+	return &response{status: res.StatusCode, header: res.Header, body: b}, nil
 }
 
 // seed stores a bake through the real store: RUNNING, or finished with

@@ -299,4 +299,3 @@ func (s *Server) handleNotFound() http.Handler {
 		writeError(w, r, bakehouse.Errorf(bakehouse.ENOTFOUND, "No route for %s %s.", r.Method, strings.TrimSpace(r.URL.Path)))
 	})
 }
-

@@ -110,7 +110,8 @@ func TestBakeEndToEnd(t *testing.T) {
 	})
 
 	// Rosco leaves docker_target_repository out when it is empty; the image
-	// is then tagged with docker_target_image alone.
+	// is then tagged with docker_target_image alone. This bake also takes
+	// the upgrade path and an unpinned package.
 	t.Run("empty target repository", func(t *testing.T) {
 		bakeID := fmt.Sprintf("e2e-norepo-%d", time.Now().UnixNano())
 		const ref = "bakehouse-e2e-norepo:test"
@@ -123,6 +124,7 @@ func TestBakeEndToEnd(t *testing.T) {
 			"repository=[trusted=yes] file:/bakehouse/repo ./",
 			"package_type=deb",
 			"packages=armory-hello-deploy",
+			"upgrade=true",
 		)
 		if _, err := c.ImageID(ctx, ref); err != nil {
 			t.Fatalf("image %s: %v", ref, err)

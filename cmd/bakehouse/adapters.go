@@ -15,8 +15,8 @@ import (
 
 // packerAdapter gives the bakery the packer package.
 type packerAdapter struct {
-	p     *packer.Packer
-	opts  packer.RunOptions
+	p    *packer.Packer
+	opts packer.RunOptions
 }
 
 func (a packerAdapter) Run(ctx context.Context, r bakery.PackerRun) (int, string, error) {
