@@ -10,7 +10,10 @@ TEST_TIMEOUT ?= 30m
 test:
 	$(GO) vet ./... && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+# bench runs the benchmark harness (bench/main.go) against the real Packer
+# and Docker engine, then the package benchmarks.
 bench:
+	cd bench && $(GO) run . 
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # deps installs Packer, Docker, mmdebstrap and dpkg-dev and starts a private

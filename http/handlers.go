@@ -134,7 +134,29 @@ func (s *Server) handleDetails() http.Handler {
 			writeError(w, r, err)
 			return
 		}
-		d := rec.Details
+		d := *rec.Details
+		if len(d.Artifacts) > 0 {
+			// Rosco's multi-region shape: the artifact and AMI of the path's
+			// region, every region listed, the artifact list left out.
+			region := r.PathValue("region")
+			var found *bakehouse.Artifact
+			var regions []string
+			for i, a := range d.Artifacts {
+				regions = append(regions, a.Location)
+				if a.Location == region {
+					found = &d.Artifacts[i]
+				}
+			}
+			if found == nil {
+				writeError(w, r, bakehouse.Invalid("region", "Bake '%s' made no image in region '%s' (it baked in %s): ask for one of those regions.", d.ID, region, strings.Join(regions, ", ")))
+				return
+			}
+			a := *found
+			d.Artifact, d.AMI, d.Artifacts = &a, a.Reference, nil
+			if len(d.Regions) == 0 {
+				d.Regions = regions
+			}
+		}
 		encode(w, http.StatusOK, bakeDetails{
 			ID: d.ID, AMI: strOrNull(d.AMI), ImageName: strOrNull(d.ImageName), Regions: d.Regions,
 			Artifact: d.Artifact, Artifacts: d.Artifacts, BaseAMI: d.BaseAMI,
@@ -238,7 +260,11 @@ func (s *Server) instanceStatus(r *http.Request) (map[string]any, error) {
 			active = append(active, b.ID)
 		}
 	}
-	return map[string]any{"status": "RUNNING", "bakes": bakes, "queued": queued, "running": active, "concurrency": s.Concurrency}, nil
+	st := "IDLE"
+	if len(bakes) > 0 {
+		st = "RUNNING"
+	}
+	return map[string]any{"status": st, "bakes": bakes, "queued": queued, "running": active, "concurrency": s.Concurrency}, nil
 }
 
 func (s *Server) handleAllStatus() http.Handler {
@@ -248,8 +274,13 @@ func (s *Server) handleAllStatus() http.Handler {
 			writeError(w, r, err)
 			return
 		}
+		// Rosco lists only the instances that have incomplete bakes.
 		name := s.bakery.Instance()
-		encode(w, http.StatusOK, map[string]any{"instance": name, "instances": map[string]any{name: body}})
+		instances := map[string]any{}
+		if body["status"] == "RUNNING" {
+			instances[name] = body
+		}
+		encode(w, http.StatusOK, map[string]any{"instance": name, "instances": instances})
 	})
 }
 

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
+	"net/http"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -286,3 +288,84 @@ func TestDockerEngineDown(t *testing.T) {
 }
 
 func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+// TestBakeTimeout ends a bake that runs past bakehouse.bakeTimeout.
+func TestBakeTimeout(t *testing.T) {
+	needBakeTools(t)
+	srv := startServer(t, t.TempDir(), "bakehouse:\n  bakeTimeout: 4s\n  cancelGrace: 20s\n", nil)
+	writeTemplate(t, srv, "slow.json", slowTemplate)
+	upload(t, srv, sampleDeb(t, "0.5.0-h5.c4baff4"))
+	var st status
+	call(t, "POST", srv.url+"/api/v1/global/bake", with(helloRequest, "template_file_name", "slow.json", "ami_name", "timeout-test"), &st)
+	final := waitDone(t, srv, st.ID, 2*time.Minute)
+	if final.State != "CANCELED" || *final.Result != "FAILURE" {
+		t.Fatalf("timed-out bake ended %s", final)
+	}
+	if logs := logsOf(t, srv, st.ID); !strings.Contains(logs, "timed out after 4s") {
+		t.Fatalf("log does not say the bake timed out:\n%s", logs)
+	}
+}
+
+// TestFollowLogs streams a running bake's log and ends when the bake ends.
+func TestFollowLogs(t *testing.T) {
+	needBakeTools(t)
+	srv := startServer(t, t.TempDir(), "", nil)
+	writeTemplate(t, srv, "slow.json", slowTemplate)
+	upload(t, srv, sampleDeb(t, "0.5.0-h5.c4baff4"))
+	var st status
+	call(t, "POST", srv.url+"/api/v1/global/bake", with(helloRequest, "template_file_name", "slow.json", "ami_name", "follow-test"), &st)
+	resp, err := http.Get(srv.url + "/api/v1/global/logs/" + st.ID + "?follow=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 1000)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	// Lines arrive while the bake runs...
+	deadline := time.After(2 * time.Minute)
+	for seen := false; !seen; {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("log stream ended before the bake did")
+			}
+			seen = strings.Contains(l, "slow-start")
+		case <-deadline:
+			t.Fatalf("no live log line")
+		}
+	}
+	if s := waitDoneNoWait(t, srv, st.ID); s.State != "RUNNING" {
+		t.Fatalf("bake not running while streamed: %s", s)
+	}
+	// ...and the stream ends once it is canceled.
+	call(t, "GET", srv.url+"/api/v1/global/cancel/"+st.ID, nil, nil)
+	var last string
+	for {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				if !strings.Contains(last, "canceled") {
+					t.Fatalf("stream ended without the final line, last %q", last)
+				}
+				return
+			}
+			if strings.TrimSpace(l) != "" {
+				last = l
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("log stream did not end after cancel")
+		}
+	}
+}
+
+func waitDoneNoWait(t *testing.T, srv *server, id string) status {
+	var st status
+	call(t, "GET", srv.url+"/api/v1/global/status/"+id, nil, &st)
+	return st
+}
