@@ -11,10 +11,10 @@ import (
 func TestPhaseOf(t *testing.T) {
 	for line, want := range map[string]string{
 		"==> docker: Provisioning with shell script: /x/install_packages.sh": "provision",
-		"==> docker: Committing the container":                              "snapshot",
-		"==> amazon-ebs: Creating AMI kato-all-1 from instance i-1":         "snapshot",
-		"==> docker: Running post-processor: docker-tag":                    "tag_copy",
-		"    docker: Setting up armory-hello-deploy (0.5.0-h5.c4baff4) ...": "",
+		"==> docker: Committing the container":                               "snapshot",
+		"==> amazon-ebs: Creating AMI kato-all-1 from instance i-1":          "snapshot",
+		"==> docker: Running post-processor: docker-tag":                     "tag_copy",
+		"    docker: Setting up armory-hello-deploy (0.5.0-h5.c4baff4) ...":  "",
 	} {
 		if got := phaseOf(line); got != want {
 			t.Errorf("phaseOf(%q) = %q, want %q", line, got, want)

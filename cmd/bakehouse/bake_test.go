@@ -3,8 +3,8 @@ package main
 import (
 	"bufio"
 	"encoding/json"
-	"net/http"
 	"fmt"
+	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
