@@ -52,11 +52,14 @@ func (d *fileDigests) digest(path string) (string, error) {
 	return sum, nil
 }
 
-// ttlCache remembers a value for a short time.
+// ttlCache remembers a value for a short time. A stale value is still
+// returned while one caller refreshes it, so that requests never queue up
+// behind a slow lookup (a docker CLI call takes tens of milliseconds).
 type ttlCache struct {
-	mu  sync.Mutex
-	ttl time.Duration
-	m   map[string]ttlEntry
+	mu         sync.Mutex
+	ttl        time.Duration
+	m          map[string]ttlEntry
+	refreshing map[string]bool
 }
 
 type ttlEntry struct {
@@ -64,26 +67,39 @@ type ttlEntry struct {
 	exp time.Time
 }
 
-func newTTLCache(ttl time.Duration) *ttlCache { return &ttlCache{ttl: ttl, m: map[string]ttlEntry{}} }
+func newTTLCache(ttl time.Duration) *ttlCache {
+	return &ttlCache{ttl: ttl, m: map[string]ttlEntry{}, refreshing: map[string]bool{}}
+}
 
-func (c *ttlCache) get(k string) (string, bool) {
+// get returns the value for k, whether it is still fresh, and whether
+// there is one at all. A stale hit makes the caller the one refresher
+// (refresh true) until put is called.
+func (c *ttlCache) get(k string) (v string, fresh, refresh, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[k]
-	if !ok || time.Now().After(e.exp) {
-		return "", false
+	if !ok {
+		return "", false, false, false
 	}
-	return e.v, true
+	if time.Now().Before(e.exp) {
+		return e.v, true, false, true
+	}
+	if c.refreshing[k] {
+		return e.v, false, false, true
+	}
+	c.refreshing[k] = true
+	return e.v, false, true, true
 }
 
 func (c *ttlCache) put(k, v string) {
 	c.mu.Lock()
 	c.m[k] = ttlEntry{v: v, exp: time.Now().Add(c.ttl)}
+	delete(c.refreshing, k)
 	c.mu.Unlock()
 }
 
-func (c *ttlCache) forget(k string) {
+func (c *ttlCache) done(k string) {
 	c.mu.Lock()
-	delete(c.m, k)
+	delete(c.refreshing, k)
 	c.mu.Unlock()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/bakehouse/bakehouse"
 )
@@ -147,17 +148,36 @@ func debianSuite(ref string) string {
 }
 
 // dockerBaseImageID returns the engine's id for ref ("missing" when it is
-// not there yet), cached briefly so that reuse stays fast.
+// not there yet). It is cached for BaseImageTTL so that reuse stays fast;
+// after that the cached id is still used while one request refreshes it in
+// the background, so a replaced base image is seen within seconds.
 func (s *Service) dockerBaseImageID(ctx context.Context, ref string) (string, error) {
 	if s.docker == nil {
 		return "unknown", nil
 	}
-	if id, ok := s.baseImgs.get(ref); ok {
+	id, _, refresh, ok := s.baseImgs.get(ref)
+	if ok {
+		if refresh {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+				defer cancel()
+				if _, err := s.lookupBaseImage(ctx, ref); err != nil {
+					s.baseImgs.done(ref)
+				}
+			}()
+		}
 		return id, nil
 	}
+	return s.lookupBaseImage(ctx, ref)
+}
+
+func (s *Service) lookupBaseImage(ctx context.Context, ref string) (string, error) {
 	id, err := s.docker.ImageID(ctx, ref)
 	if err != nil {
-		return "", bakehouse.Errorf(bakehouse.EINTERNAL, "Docker engine: %v", err)
+		// The engine is down or broken: key the request without an id
+		// (not cached) and let the bake fail saying why.
+		s.log.Warn("docker base image lookup failed", "image", ref, "err", err)
+		return "unavailable", nil
 	}
 	if id == "" {
 		id = "missing"

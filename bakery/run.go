@@ -104,7 +104,11 @@ func (s *Service) RunBake(ctx context.Context, id string) error {
 	// Finish with a fresh context: the bake's own may be canceled.
 	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer fcancel()
-	s.cleanup(fctx, rec, logf)
+	if runErr != nil {
+		// Remove what a failed or canceled build left before the bake is
+		// reported over; a successful Packer run removed its container.
+		s.cleanup(fctx, rec, logf)
+	}
 	ok, err := s.store.Finish(fctx, fin)
 	if err != nil {
 		s.log.Error("finish bake", "id", id, "err", err)
@@ -113,6 +117,9 @@ func (s *Service) RunBake(ctx context.Context, id string) error {
 	if ok {
 		s.metrics.finished(fin.Result)
 		s.metrics.Duration.Observe(s.Now().Sub(rec.CreatedAt).Seconds())
+	}
+	if runErr == nil {
+		s.cleanup(fctx, rec, logf)
 	}
 	s.logs.Close(id)
 	return nil
@@ -135,9 +142,8 @@ func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *ph
 		if s.docker == nil {
 			return nil, errors.New("the docker provider has no Docker engine configured")
 		}
-		if err := s.docker.Ping(ctx); err != nil {
-			return nil, err
-		}
+		// No separate ping: every docker call below reports an engine that
+		// does not answer as "Docker engine is not reachable at ...".
 		ref := p.recipe.SourceImage
 		var id string
 		if p.suite != "" {

@@ -130,7 +130,6 @@ func loadAPICases(t *testing.T) []apiCase {
 	var out []apiCase
 	for _, raw := range file.Cases {
 		id, _ := raw["id"].(string)
-		var v any = raw
 		if !keepGCE[id] {
 			for _, k := range []string{"request", "preconditions", "expected", "effects"} {
 				if x, ok := raw[k]; ok {
@@ -138,7 +137,7 @@ func loadAPICases(t *testing.T) []apiCase {
 				}
 			}
 		}
-		b, err := json.Marshal(v)
+		b, err := json.Marshal(raw)
 		if err != nil {
 			t.Fatal(err)
 		}

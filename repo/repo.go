@@ -38,6 +38,14 @@ const indexTimeout = 5 * time.Minute
 type Repo struct {
 	dir string
 	mu  sync.Mutex // serialises Add and Reindex
+
+	// The parsed index, kept while the file's size and modification time
+	// stay the same: every bake request resolves package versions, and
+	// reuse must stay fast.
+	cacheMu   sync.Mutex
+	cacheSize int64
+	cacheMod  time.Time
+	cached    []Package
 }
 
 // Open returns the repository in dir, creating dir and an index if missing,
@@ -158,7 +166,26 @@ func (r *Repo) reindex() error {
 
 // List returns the packages in the index, in index order.
 func (r *Repo) List() ([]Package, error) {
-	b, err := os.ReadFile(filepath.Join(r.dir, IndexFile))
+	ps, err := r.index()
+	if err != nil {
+		return nil, err
+	}
+	return append([]Package(nil), ps...), nil
+}
+
+// index returns the parsed index, re-reading it only when it changed.
+func (r *Repo) index() ([]Package, error) {
+	path := filepath.Join(r.dir, IndexFile)
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("list repo %s: %w", r.dir, err)
+	}
+	r.cacheMu.Lock()
+	defer r.cacheMu.Unlock()
+	if r.cached != nil && st.Size() == r.cacheSize && st.ModTime().Equal(r.cacheMod) {
+		return r.cached, nil
+	}
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("list repo %s: %w", r.dir, err)
 	}
@@ -166,14 +193,36 @@ func (r *Repo) List() ([]Package, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list repo %s: %w", r.dir, err)
 	}
+	if ps == nil {
+		ps = []Package{}
+	}
+	r.cached, r.cacheSize, r.cacheMod = ps, st.Size(), st.ModTime()
 	return ps, nil
+}
+
+// ResolveArch is Resolve plus the architecture of that version.
+func (r *Repo) ResolveArch(name string) (version, arch string, ok bool) {
+	ps, err := r.index()
+	if err != nil {
+		return "", "", false
+	}
+	v, ok := highest(ps, name)
+	if !ok {
+		return "", "", false
+	}
+	for _, p := range ps {
+		if p.Name == name && p.Version == v {
+			return v, p.Architecture, true
+		}
+	}
+	return v, "all", true
 }
 
 // Resolve returns the version of name that apt would install from this
 // repository: the highest by Debian version comparison. ok is false when the
 // index has no such package or cannot be read.
 func (r *Repo) Resolve(name string) (version string, ok bool) {
-	ps, err := r.List()
+	ps, err := r.index()
 	if err != nil {
 		return "", false
 	}

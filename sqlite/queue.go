@@ -85,8 +85,10 @@ func NewQueue(ctx context.Context, db *DB, run RunFunc, cfg QueueConfig) (*Queue
 		Queues:            map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.Concurrency}},
 		Workers:           workers,
 		Logger:            cfg.Logger,
-		FetchPollInterval: 100 * time.Millisecond,
-		FetchCooldown:     20 * time.Millisecond,
+		// Poll-only (SQLite has no LISTEN/NOTIFY): poll often so that a
+		// new bake starts within tens of milliseconds.
+		FetchPollInterval: 50 * time.Millisecond,
+		FetchCooldown:     10 * time.Millisecond,
 		MaxAttempts:       1,
 		PollOnly:          true,
 		// Restart recovery is the bakery's job (it fails orphaned bakes at

@@ -69,19 +69,7 @@ type repoAdapter struct{ r *repo.Repo }
 func (a repoAdapter) Dir() string { return a.r.Dir() }
 
 func (a repoAdapter) Resolve(name string) (string, string, bool) {
-	v, ok := a.r.Resolve(name)
-	if !ok {
-		return "", "", false
-	}
-	arch := "all"
-	if ps, err := a.r.List(); err == nil {
-		for _, p := range ps {
-			if p.Name == name && p.Version == v {
-				arch = p.Architecture
-			}
-		}
-	}
-	return v, arch, true
+	return a.r.ResolveArch(name)
 }
 
 func (a repoAdapter) AddPackage(filename string, r io.Reader) (bhttp.PackageInfo, error) {
