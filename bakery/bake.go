@@ -247,3 +247,13 @@ func (s *Service) Delete(ctx context.Context, region string, req bakehouse.BakeR
 func (s *Service) Running(ctx context.Context) ([]*bakehouse.BakeRecord, error) {
 	return s.store.List(ctx, bakehouse.BakeFilter{State: bakehouse.StateRunning})
 }
+
+// Busy reports whether this process is still running the bake (its Packer
+// or its final bookkeeping): a log follower waits for that, not just for
+// the state, so it also gets the lines written after a cancel.
+func (s *Service) Busy(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.running[id]
+	return ok
+}

@@ -208,7 +208,7 @@ func (s *Server) handleLogs() http.Handler {
 			rc.Flush()
 			done := func() bool {
 				st, err := s.bakery.Status(r.Context(), id)
-				return err != nil || st.State != bakehouse.StateRunning
+				return err != nil || (st.State != bakehouse.StateRunning && !s.bakery.Busy(id))
 			}
 			logs.Follow(r.Context(), id, w, func() { rc.Flush() }, done)
 			return

@@ -27,6 +27,7 @@ type Bakery interface {
 	Config() bakehouse.Config
 	Instance() string
 	Logs() *bakery.LogStore
+	Busy(id string) bool
 }
 
 // Repo is the bakery's package repository.

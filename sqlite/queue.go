@@ -82,9 +82,9 @@ func NewQueue(ctx context.Context, db *DB, run RunFunc, cfg QueueConfig) (*Queue
 		return nil, err
 	}
 	client, err := river.NewClient(driver, &river.Config{
-		Queues:            map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.Concurrency}},
-		Workers:           workers,
-		Logger:            cfg.Logger,
+		Queues:  map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.Concurrency}},
+		Workers: workers,
+		Logger:  cfg.Logger,
 		// Poll-only (SQLite has no LISTEN/NOTIFY): poll often so that a
 		// new bake starts within tens of milliseconds.
 		FetchPollInterval: 50 * time.Millisecond,
