@@ -32,7 +32,13 @@ func (s *Service) prepare(ctx context.Context, region string, req bakehouse.Bake
 
 	resolved, pkgs, warnings := s.resolvePackages(req, provider)
 	p.resolved = resolved
-	recipe, err := bakehouse.BuildRecipe(region, resolved, cfg, s.Now())
+	var finder bakehouse.ImageFinder
+	if s.aws != nil {
+		finder = func(name, region, account string) ([]bakehouse.NamedImage, error) {
+			return s.aws.FindImages(ctx, region, name, nil)
+		}
+	}
+	recipe, err := bakehouse.BuildRecipeWith(region, resolved, cfg, s.Now(), finder)
 	if err != nil {
 		return nil, err
 	}
@@ -88,14 +94,18 @@ func (s *Service) resolvePackages(req bakehouse.BakeRequest, provider string) (b
 	for _, tok := range strings.Fields(req.Package) {
 		pk := bakehouse.ParsePackage(pt, tok)
 		pp := bakehouse.PlanPackage{Name: pk.Name, Version: pk.Version, Release: pk.Release, Arch: pk.Arch}
-		if pk.Version == "" && pt == bakehouse.PackageDeb && s.repo != nil {
+		// Only docker bakes install from the bakery's own repository (it
+		// is mounted into the build container); elsewhere the configured
+		// repositories decide, and Bakehouse cannot see them.
+		if pk.Version == "" && pt == bakehouse.PackageDeb && s.repo != nil && provider == "docker" {
 			if v, arch, ok := s.repo.Resolve(pk.Name); ok {
 				version, release := splitDebVersion(v)
 				pp = bakehouse.PlanPackage{Name: pk.Name, Version: version, Release: release, Arch: arch, Resolved: true}
 				tok = pk.Name + "_" + v + "_" + arch
-			} else {
-				warnings = append(warnings, fmt.Sprintf("package %s has no version and is not in the bakery's repository: a bake reused for it may hold an older release (rebake=1 forces a new one)", pk.Name))
 			}
+		}
+		if pk.Version == "" && !pp.Resolved && pk.Name != "" {
+			warnings = append(warnings, fmt.Sprintf("package %s has no version and Bakehouse cannot resolve it here: a bake reused for it may hold an older release (name the version, or rebake=1 forces a new bake)", pk.Name))
 		}
 		out = append(out, tok)
 		pkgs = append(pkgs, pp)

@@ -174,13 +174,22 @@ func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *ph
 		}
 	}
 
+	if rec.Provider == "aws" {
+		pt.enter("precheck")
+		if err := s.checkAMIName(ctx, rec, p.recipe.ImageName, logf); err != nil {
+			return nil, err
+		}
+		logf("Base AMI %s", p.recipe.SourceImage)
+	}
+	env = append(env, s.cfg.PassEnv...)
+
 	work := filepath.Join(s.cfg.WorkDir, rec.ID)
 	if err := os.MkdirAll(work, 0o750); err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(work)
 
-	var mask []string
+	mask := append([]string(nil), s.cfg.SecretEnv...)
 	for _, v := range p.recipe.Vars {
 		for _, m := range p.recipe.MaskedParameters {
 			if v.Key == m && v.Value != "" {
@@ -236,4 +245,32 @@ func (s *Service) cleanup(ctx context.Context, rec *bakehouse.BakeRecord, logf f
 		}
 	}
 	os.RemoveAll(filepath.Join(s.cfg.WorkDir, rec.ID))
+}
+
+// checkAMIName fails a bake whose AMI name is already taken in its region
+// or a copy_to region before anything is launched: an explicit ami_suffix
+// used twice collides in AWS (spinnaker/spinnaker#4498), and Packer would
+// only say so after minutes. A bake whose key matched the earlier image
+// was already answered by reuse, so a taken name here is a real collision.
+func (s *Service) checkAMIName(ctx context.Context, rec *bakehouse.BakeRecord, name string, logf func(string, ...any)) error {
+	if s.aws == nil || name == "" {
+		return nil
+	}
+	regions := []string{rec.Region}
+	for _, r := range strings.Split(rec.Request.ExtendedAttributes["copy_to"], ",") {
+		if r = strings.TrimSpace(r); r != "" && r != rec.Region {
+			regions = append(regions, r)
+		}
+	}
+	for _, region := range regions {
+		id, found, err := s.aws.ImageByName(ctx, region, name)
+		if err != nil {
+			return fmt.Errorf("check that AMI name %s is free in %s: %w", name, region, err)
+		}
+		if found {
+			return fmt.Errorf("an AMI named %s already exists in %s (%s): use a new ami_suffix (or none, for a timestamp) or another ami_name", name, region, id)
+		}
+	}
+	logf("AMI name %s is free in %s", name, strings.Join(regions, ", "))
+	return nil
 }

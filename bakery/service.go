@@ -49,6 +49,13 @@ type PackageRepo interface {
 	Dir() string
 }
 
+// AWSImages is what the aws provider needs from EC2: resolving base
+// images given by name, and the pre-launch AMI-name collision check.
+type AWSImages interface {
+	FindImages(ctx context.Context, region, name string, owners []string) ([]bakehouse.NamedImage, error)
+	ImageByName(ctx context.Context, region, name string) (id string, found bool, err error)
+}
+
 // Queue cancels queued jobs; running ones are canceled through their
 // context.
 type Queue interface {
@@ -65,6 +72,13 @@ type Config struct {
 	BaseImageTTL time.Duration // how long a resolved base image id is trusted; default 5s
 	Concurrency  int
 	Instance     string // this instance's name in /status/all
+	// PassEnv are KEY=VALUE pairs from the server's environment that
+	// Packer gets (AWS_* credentials, endpoints and profile), so that the
+	// SDK's standard configuration reaches Packer unchanged.
+	PassEnv []string
+	// SecretEnv are the values among PassEnv that are secrets: masked in
+	// every log line.
+	SecretEnv []string
 }
 
 // Service is the bakery.
@@ -74,6 +88,7 @@ type Service struct {
 	packer  PackerRunner
 	docker  DockerEngine
 	repo    PackageRepo
+	aws     AWSImages
 	queue   Queue
 	logs    *LogStore
 	metrics *Metrics
@@ -96,6 +111,7 @@ type Deps struct {
 	Packer  PackerRunner
 	Docker  DockerEngine
 	Repo    PackageRepo
+	AWS     AWSImages // nil: names cannot be resolved, no collision check
 	Metrics *Metrics
 	Logger  *slog.Logger
 }
@@ -125,7 +141,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		return nil, err
 	}
 	return &Service{
-		cfg: cfg, store: d.Store, packer: d.Packer, docker: d.Docker, repo: d.Repo,
+		cfg: cfg, store: d.Store, packer: d.Packer, docker: d.Docker, repo: d.Repo, aws: d.AWS,
 		logs: logs, metrics: d.Metrics, log: d.Logger,
 		Now: time.Now, NewID: newID,
 		running:  map[string]context.CancelCauseFunc{},

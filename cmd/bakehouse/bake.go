@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bakehouse/bakehouse"
@@ -92,7 +95,7 @@ func bakeCmd(e *env, plan bool) *cobra.Command {
 				return nil
 			}
 			if len(regions) > 1 {
-				return fmt.Errorf("--region: baking in several regions at once comes with the AWS provider; give one region")
+				return runMultiRegion(ctx, e, c, &f, regions, req, rebake)
 			}
 			return runBake(ctx, e, c, &f, regions[0], req, rebake, detach)
 		},
@@ -232,4 +235,71 @@ func resultOf(st bakehouse.BakeStatus) string {
 		return "null"
 	}
 	return string(*st.Result)
+}
+
+// runMultiRegion bakes in every region in parallel, one independent request
+// per region as Orca's bake stage does, with one shared ami_suffix so the
+// image has the same name everywhere, and shows every region's progress.
+func runMultiRegion(ctx context.Context, e *env, c *bhttp.Client, f *clientFlags, regions []string, req bakehouse.BakeRequest, rebake bool) error {
+	if req.AMISuffix == "" {
+		req.AMISuffix = time.Now().UTC().Format("20060102150405")
+	}
+	type result struct {
+		region, image string
+		err           error
+	}
+	results := make([]result, len(regions))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i, region := range regions {
+		wg.Add(1)
+		go func(i int, region string) {
+			defer wg.Done()
+			var out strings.Builder
+			sub := &env{getenv: e.getenv, stdin: e.stdin, stdout: &out,
+				stderr: &prefixWriter{prefix: "[" + region + "] ", w: e.stderr, mu: &mu}}
+			err := runBake(ctx, sub, c, f, region, req, rebake, false)
+			results[i] = result{region: region, image: strings.TrimSpace(out.String()), err: err}
+		}(i, region)
+	}
+	wg.Wait()
+	var failed []string
+	for _, r := range results {
+		if r.err != nil {
+			fmt.Fprintf(e.stdout, "%s: FAILED: %v\n", r.region, r.err)
+			failed = append(failed, r.region)
+			continue
+		}
+		fmt.Fprintf(e.stdout, "%s: %s\n", r.region, r.image)
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("bake failed in %s", strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// prefixWriter writes each line with a prefix, one whole line at a time,
+// so the progress of parallel bakes stays readable.
+type prefixWriter struct {
+	prefix string
+	w      io.Writer
+	mu     *sync.Mutex
+	buf    []byte
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		p.mu.Lock()
+		_, err := fmt.Fprintf(p.w, "%s%s\n", p.prefix, p.buf[:i])
+		p.mu.Unlock()
+		p.buf = p.buf[i+1:]
+		if err != nil {
+			return len(b), err
+		}
+	}
 }

@@ -56,6 +56,21 @@ func environ(e *env, keys ...string) []string {
 	return out
 }
 
+// awsEnv are the AWS SDK's standard variables (credentials, profile,
+// region, endpoints) and Packer's waiter settings, passed on to Packer so
+// that the configuration Bakehouse's own EC2 calls use reaches it unchanged.
+var awsEnv = []string{
+	"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
+	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE",
+	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_STS", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
+	"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_EC2_METADATA_DISABLED", "AWS_MAX_ATTEMPTS", "AWS_POLL_DELAY_SECONDS",
+	"AWS_TIMEOUT_SECONDS", "BAKEHOUSE_AWS_POLLING_DELAY",
+}
+
+// awsSecretEnv are the variables among awsEnv whose values are masked in
+// every log line.
+var awsSecretEnv = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"}
+
 func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error {
 	start := time.Now()
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -124,9 +139,19 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 		return err
 	}
 	deps.Store = sqlite.NewBakeStore(db, queue)
+	passEnv := environ(e, awsEnv...)
+	var secretEnv []string
+	for _, k := range awsSecretEnv {
+		// Values too short to be real credentials (test placeholders)
+		// would mask every occurrence of a common letter.
+		if v := e.getenv(k); len(v) >= 4 {
+			secretEnv = append(secretEnv, v)
+		}
+	}
 	svc, err = bakery.New(bakery.Config{
 		Rosco: cfg.Config, WorkDir: filepath.Join(dataDir, "work"), LogDir: filepath.Join(dataDir, "logs"),
 		BakeTimeout: timeout, Concurrency: cfg.Bakehouse.Concurrency, Instance: instance,
+		PassEnv: passEnv, SecretEnv: secretEnv,
 	}, deps)
 	if err != nil {
 		return err
