@@ -52,6 +52,9 @@ docker:
           shortDescription: Debian 12 (bookworm)
           detailedDescription: Debian 12 bookworm, bootstrapped locally with mmdebstrap
           packageType: DEB
+          # Docker bakes install from the bakery's own repository, also
+          # when a config sets debianRepository for other providers.
+          customRepository: "[trusted=yes] file:/bakehouse/repo ./"
         virtualizationSettings:
           sourceImage: bakehouse/debian:bookworm
 `
