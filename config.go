@@ -103,6 +103,21 @@ type BaseImage struct {
 type AWSConfig struct {
 	Enabled        bool              `yaml:"enabled"`
 	BakeryDefaults AWSBakeryDefaults `yaml:"bakeryDefaults"`
+	// Base maps base OS -> vm type -> base label -> region to a source
+	// AMI id or image name: Rosco's dynamic property
+	// aws.base.<os>.<vm_type>.<label>.<region>, used when the matching
+	// virtualization settings name no sourceAmi and the request no
+	// base_ami. A request without base_label uses "release".
+	Base map[string]map[string]map[string]map[string]string `yaml:"base"`
+}
+
+// LabeledBase returns the configured base for os, vmType, label and
+// region, or "".
+func (c AWSConfig) LabeledBase(os, vmType, label, region string) string {
+	if label == "" {
+		label = "release"
+	}
+	return c.Base[os][vmType][label][region]
 }
 
 // AWSBakeryDefaults are the AWS provider's settings.

@@ -182,6 +182,10 @@ func awsRecipe(region string, req BakeRequest, cfg Config, now time.Time, find I
 	if req.BaseAMI != "" {
 		settings.SourceAMI = req.BaseAMI
 	}
+	if settings.SourceAMI == "" {
+		// Rosco's lookupBaseByDynamicProperty: a base per label.
+		settings.SourceAMI = cfg.AWS.LabeledBase(req.BaseOS, vmType, req.BaseLabel, region)
+	}
 	if settings.SourceAMI != "" && !amiID.MatchString(settings.SourceAMI) {
 		if find == nil {
 			return Recipe{}, nil, BaseImage{}, Errorf(EINTERNAL,

@@ -35,6 +35,12 @@ func (s *Service) prepare(ctx context.Context, region string, req bakehouse.Bake
 	var finder bakehouse.ImageFinder
 	if s.aws != nil {
 		finder = func(name, region, account string) ([]bakehouse.NamedImage, error) {
+			// Rosco's image search (clouddriver's find) matches names by
+			// prefix: "ubuntu-xenial-16.04-amd64-server-" finds every
+			// dated build. EC2's name filter needs the wildcard.
+			if !strings.ContainsAny(name, "*?") {
+				name += "*"
+			}
 			return s.aws.FindImages(ctx, region, name, nil)
 		}
 	}
