@@ -38,7 +38,7 @@ func TestConfigYAMLNames(t *testing.T) {
 		"chocolateyRepository", "templatesNeedingRoot", "packer.timestamp", "packer.additionalParameters",
 		"docker.enabled", "docker.bakeryDefaults.targetRepository", "docker.bakeryDefaults.templateFile",
 		"docker.bakeryDefaults.baseImages.virtualizationSettings.sourceImage",
-		"aws.enabled", "aws.bakeryDefaults.templateFile", "aws.bakeryDefaults.defaultVirtualizationType",
+		"aws.enabled", "aws.base", "aws.bakeryDefaults.templateFile", "aws.bakeryDefaults.defaultVirtualizationType",
 		"aws.bakeryDefaults.maskedPackerParameters", "aws.bakeryDefaults.awsAccessKey", "aws.bakeryDefaults.awsSecretKey",
 		"aws.bakeryDefaults.awsSubnetId", "aws.bakeryDefaults.awsVpcId", "aws.bakeryDefaults.awsAssociatePublicIpAddress"}
 	for _, f := range strings.Fields(image) {
