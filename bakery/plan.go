@@ -35,12 +35,9 @@ func (s *Service) prepare(ctx context.Context, region string, req bakehouse.Bake
 	var finder bakehouse.ImageFinder
 	if s.aws != nil {
 		finder = func(name, region, account string) ([]bakehouse.NamedImage, error) {
-			// Rosco's image search (clouddriver's find) matches names by
-			// prefix: "ubuntu-xenial-16.04-amd64-server-" finds every
-			// dated build. EC2's name filter needs the wildcard.
-			if !strings.ContainsAny(name, "*?") {
-				name += "*"
-			}
+			// The adapter searches as clouddriver's find does (a name
+			// without wildcards matches as a substring), so
+			// "ubuntu-xenial-16.04-amd64-server-" finds every dated build.
 			return s.aws.FindImages(ctx, region, name, nil)
 		}
 	}

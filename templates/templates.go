@@ -20,16 +20,33 @@ const (
 	// DockerTemplate is the Packer template for the docker provider; it takes
 	// Rosco's docker -var set unchanged.
 	DockerTemplate = "docker.json"
+	// AWSEBSTemplate is the amazon-ebs template for the aws provider; it
+	// takes Rosco's aws -var set unchanged.
+	AWSEBSTemplate = "aws-ebs.json"
+	// AWSMultiEBSTemplate is AWSEBSTemplate that also copies the AMI to the
+	// regions copy_to_1..10 and shares it with the accounts share_with_1..10
+	// (Rosco's unrolled copy_to and share_with extended attributes).
+	AWSMultiEBSTemplate = "aws-multi-ebs.json"
+	// AWSChrootTemplate is the amazon-chroot template. Packer must run it as
+	// root on an EC2 instance: list it in templatesNeedingRoot.
+	AWSChrootTemplate = "aws-chroot.json"
 	// InstallScript is uploaded into the image by the templates' shell
 	// provisioner; it keeps Rosco's install_packages.sh contract.
 	InstallScript = "install_packages.sh"
 )
 
-//go:embed packer/docker.json packer/install_packages.sh
+// ManifestFile is the file the AWS templates' manifest post-processor
+// writes in Packer's working directory: the build's artifact id
+// ("region:ami-id,..."), the bake id and the source and target AMI.
+const ManifestFile = "bakehouse-manifest.json"
+
+//go:embed packer/docker.json packer/aws-ebs.json packer/aws-multi-ebs.json packer/aws-chroot.json packer/install_packages.sh
 var files embed.FS
 
 // Names lists the files Install writes, in a stable order.
-func Names() []string { return []string{DockerTemplate, InstallScript} }
+func Names() []string {
+	return []string{DockerTemplate, AWSEBSTemplate, AWSMultiEBSTemplate, AWSChrootTemplate, InstallScript}
+}
 
 // Read returns the embedded content of the named file, for tests and for
 // showing an operator what Install would write.

@@ -49,8 +49,8 @@ func TestInstall(t *testing.T) {
 		t.Error("edited docker.json was not restored")
 	}
 	entries, _ := os.ReadDir(dir)
-	if len(entries) != 3 {
-		t.Errorf("dir holds %d files, want 3 (no temporary files left)", len(entries))
+	if want := len(templates.Names()) + 1; len(entries) != want {
+		t.Errorf("dir holds %d files, want %d (no temporary files left)", len(entries), want)
 	}
 }
 
@@ -148,7 +148,13 @@ func TestInstallScriptScrubsCredentials(t *testing.T) {
 	if err := templates.Install(dir); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("bash", filepath.Join(dir, templates.InstallScript),
+	for _, shell := range []string{"bash", "sh"} {
+		t.Run(shell, func(t *testing.T) { scrubs(t, shell, dir) })
+	}
+}
+
+func scrubs(t *testing.T, shell, dir string) {
+	cmd := exec.Command(shell, filepath.Join(dir, templates.InstallScript),
 		"--repository", "https://user:s3cret@repo.example/debian stable main;[trusted=yes] file:/bakehouse/repo ./",
 		"packages=a,b c", "--package_type", "none")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
@@ -171,7 +177,12 @@ func TestInstallScriptScrubsCredentials(t *testing.T) {
 
 func mustWrite(tb testing.TB, file, s string) {
 	tb.Helper()
-	if err := os.WriteFile(file, []byte(s), 0o644); err != nil {
+	mustWriteMode(tb, file, s, 0o644)
+}
+
+func mustWriteMode(tb testing.TB, file, s string, mode os.FileMode) {
+	tb.Helper()
+	if err := os.WriteFile(file, []byte(s), mode); err != nil {
 		tb.Fatal(err)
 	}
 }

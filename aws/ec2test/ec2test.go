@@ -96,7 +96,7 @@ type Server struct {
 	mu        sync.Mutex
 	calls     []Call
 	fail      map[string]string
-	images    map[string]*Image
+	images    map[string]*imageRec
 	snapshots map[string]bool
 	instances map[string]*instance
 	groups    map[string]*group
@@ -109,7 +109,9 @@ type Server struct {
 type Option func(*Server)
 
 // FailAction makes every call of action answer the error fixture
-// (UnauthorizedOperation, InstanceLimitExceeded, InvalidAMIIDNotFound).
+// (UnauthorizedOperation, InstanceLimitExceeded, InvalidAMIIDNotFound, or
+// an error code whose Error.<code>.xml is in testdata), with the fixture's
+// HTTP status (403 for UnauthorizedOperation, else 400) and request id.
 // Inject on RunInstances rather than CreateKeyPair: Packer 1.6.6 retries a
 // failed CreateKeyPair for 141 s.
 func FailAction(action, errorFixture string) Option {
@@ -158,7 +160,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 		pendingInst: 1,
 		pendingImg:  1,
 		fail:        map[string]string{},
-		images:      map[string]*Image{},
+		images:      map[string]*imageRec{},
 		snapshots:   map[string]bool{},
 		instances:   map[string]*instance{},
 		groups:      map[string]*group{},
@@ -413,8 +415,8 @@ func (s *Server) handle(req request) response {
 	return h(s, req)
 }
 
-// ok answers a fixture file after the replacements (old, new, ...).
-func ok(name string, replace ...string) response {
+// answer answers a fixture file after the replacements (old, new, ...).
+func answer(name string, replace ...string) response {
 	body := fixture(name)
 	if len(replace) > 0 {
 		body = strings.NewReplacer(replace...).Replace(body)

@@ -35,7 +35,20 @@ func (a packerAdapter) Scrape(provider, region, bakeID, output string) bakehouse
 	if provider == "docker" {
 		return packer.ScrapeDocker(bakeID, output)
 	}
-	return packer.ScrapeAWS(region, bakeID, output)
+	b := packer.ScrapeAWS(region, bakeID, output)
+	// A manifest post-processor makes Packer list each AMI twice under
+	// "Builds finished"; report each once, named, as Rosco's details do.
+	var arts []bakehouse.Artifact
+	seen := map[string]bool{}
+	for _, a := range b.Artifacts {
+		if k := a.Location + " " + a.Reference; !seen[k] {
+			seen[k] = true
+			a.Name, a.UUID = b.ImageName, bakeID
+			arts = append(arts, a)
+		}
+	}
+	b.Artifacts = arts
+	return b
 }
 
 // dockerAdapter gives the bakery the docker package.

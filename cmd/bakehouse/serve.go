@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/bakehouse/bakehouse/aws"
 	"github.com/bakehouse/bakehouse/bakery"
 	"github.com/bakehouse/bakehouse/docker"
 	bhttp "github.com/bakehouse/bakehouse/http"
@@ -64,7 +65,7 @@ var awsEnv = []string{
 	"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE",
 	"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_STS", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME",
 	"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_EC2_METADATA_DISABLED", "AWS_MAX_ATTEMPTS", "AWS_POLL_DELAY_SECONDS",
-	"AWS_TIMEOUT_SECONDS", "BAKEHOUSE_AWS_POLLING_DELAY",
+	"AWS_TIMEOUT_SECONDS", "BAKEHOUSE_AWS_POLLING_DELAY", "BAKEHOUSE_AWS_POLLING_MAX_ATTEMPTS",
 }
 
 // awsSecretEnv are the variables among awsEnv whose values are masked in
@@ -127,6 +128,14 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 	}
 	if dk != nil {
 		deps.Docker = dockerAdapter{c: dk, cacheDir: filepath.Join(dataDir, "cache")}
+	}
+	if cfg.AWS.Enabled {
+		d := cfg.AWS.BakeryDefaults
+		ac, err := aws.New(ctx, aws.Options{AccessKeyID: d.AWSAccessKey, SecretAccessKey: d.AWSSecretKey})
+		if err != nil {
+			return fmt.Errorf("aws provider: %w", err)
+		}
+		deps.AWS = ac
 	}
 	instance := cfg.Bakehouse.Instance
 	if instance == "" {
