@@ -97,6 +97,6 @@ func waitDoneIn(t *testing.T, srv *server, region, id string, timeout time.Durat
 		if time.Now().After(deadline) {
 			t.Fatalf("bake %s still RUNNING after %s", id, timeout)
 		}
-		time.Sleep(5 * time.Second)
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -131,7 +131,13 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 	}
 	if cfg.AWS.Enabled {
 		d := cfg.AWS.BakeryDefaults
-		ac, err := aws.New(ctx, aws.Options{AccessKeyID: d.AWSAccessKey, SecretAccessKey: d.AWSSecretKey})
+		// The SDK reads the standard AWS_* environment itself; the EC2
+		// endpoint is also passed from getenv so the two cannot disagree.
+		endpoint := e.getenv("AWS_ENDPOINT_URL_EC2")
+		if endpoint == "" {
+			endpoint = e.getenv("AWS_ENDPOINT_URL")
+		}
+		ac, err := aws.New(ctx, aws.Options{AccessKeyID: d.AWSAccessKey, SecretAccessKey: d.AWSSecretKey, Endpoint: endpoint})
 		if err != nil {
 			return fmt.Errorf("aws provider: %w", err)
 		}
