@@ -223,7 +223,7 @@ func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *ph
 	if code != 0 {
 		return nil, fmt.Errorf("packer exited with code %d (its output is in the bake log)", code)
 	}
-	b := s.packer.Scrape(rec.Provider, rec.Region, rec.ID, output)
+	b := s.packer.Scrape(rec.Provider, rec.Region, rec.ID, output, work)
 	if b.ImageName == "" && b.AMI == "" {
 		return nil, errors.New("packer finished but its output names no image")
 	}

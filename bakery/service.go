@@ -18,8 +18,9 @@ import (
 // as it runs; onLine gets each output line, already redacted.
 type PackerRunner interface {
 	Run(ctx context.Context, run PackerRun) (exitCode int, output string, err error)
-	// Scrape reads the image a finished build made from its output.
-	Scrape(provider, region, bakeID, output string) bakehouse.Bake
+	// Scrape reads the image a finished build made from its output and
+	// what Packer left in its working directory (a manifest).
+	Scrape(provider, region, bakeID, output, workDir string) bakehouse.Bake
 }
 
 // PackerRun is one packer invocation.

@@ -344,7 +344,7 @@ func (p *fakePacker) Run(ctx context.Context, run bakery.PackerRun) (int, string
 	return code, output, nil
 }
 
-func (p *fakePacker) Scrape(provider, region, bakeID, output string) bakehouse.Bake {
+func (p *fakePacker) Scrape(provider, region, bakeID, output, _ string) bakehouse.Bake {
 	return bakehouse.Bake{ID: bakeID, ImageName: "bakehouse/kato:" + bakeID}
 }
 

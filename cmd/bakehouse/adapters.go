@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/bakehouse/bakehouse"
 	"github.com/bakehouse/bakehouse/bakery"
@@ -11,6 +13,7 @@ import (
 	bhttp "github.com/bakehouse/bakehouse/http"
 	"github.com/bakehouse/bakehouse/packer"
 	"github.com/bakehouse/bakehouse/repo"
+	"github.com/bakehouse/bakehouse/templates"
 )
 
 // packerAdapter gives the bakery the packer package.
@@ -31,11 +34,23 @@ func (a packerAdapter) Run(ctx context.Context, r bakery.PackerRun) (int, string
 	return res.ExitCode, res.Output, err
 }
 
-func (a packerAdapter) Scrape(provider, region, bakeID, output string) bakehouse.Bake {
+func (a packerAdapter) Scrape(provider, region, bakeID, output, workDir string) bakehouse.Bake {
 	if provider == "docker" {
 		return packer.ScrapeDocker(bakeID, output)
 	}
 	b := packer.ScrapeAWS(region, bakeID, output)
+	// Bakehouse's templates write a manifest: Packer's own record of the
+	// AMIs, preferred to the scraped text when present.
+	if data, err := os.ReadFile(filepath.Join(workDir, templates.ManifestFile)); err == nil {
+		if amis := packer.ManifestAMIs(data); len(amis) > 0 {
+			b.Artifacts = amis
+			for _, a := range amis {
+				if a.Location == region {
+					b.AMI = a.Reference
+				}
+			}
+		}
+	}
 	// A manifest post-processor makes Packer list each AMI twice under
 	// "Builds finished"; report each once, named, as Rosco's details do.
 	var arts []bakehouse.Artifact
