@@ -326,19 +326,11 @@ func (b *bench) reuse(req map[string]any, n, conc int) (p50, p99 time.Duration, 
 				if i >= int64(n) {
 					return
 				}
-				s := time.Now()
-				r, _ := http.NewRequestWithContext(context.Background(), "POST", b.url+"/api/v1/global/bake", bytes.NewReader(body))
-				resp, err := b.client.Do(r)
-				if err != nil {
-					atomic.AddInt64(&bad, 1)
-					continue
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 || resp.Header.Get("X-Bakehouse-Reused") != "true" {
+				var ok bool
+				lat[i], ok = b.reuseOnce(body)
+				if !ok {
 					atomic.AddInt64(&bad, 1)
 				}
-				lat[i] = time.Since(s)
 			}
 		}()
 	}
@@ -366,23 +358,29 @@ func (b *bench) reuseAtRate(req map[string]any, rate int, d time.Duration) (p50,
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			s := time.Now()
-			r, _ := http.NewRequest("POST", b.url+"/api/v1/global/bake", bytes.NewReader(body))
-			resp, err := b.client.Do(r)
-			if err != nil {
-				atomic.AddInt64(&bad, 1)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || resp.Header.Get("X-Bakehouse-Reused") != "true" {
+			var ok bool
+			lat[i], ok = b.reuseOnce(body)
+			if !ok {
 				atomic.AddInt64(&bad, 1)
 			}
-			lat[i] = time.Since(s)
 		}(i)
 	}
 	wg.Wait()
 	total := time.Since(t0)
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	return lat[n/2], lat[n*99/100], float64(n) / total.Seconds(), bad
+}
+
+// reuseOnce sends one bake request that must be answered by reuse, and
+// returns its latency and whether it was.
+func (b *bench) reuseOnce(body []byte) (time.Duration, bool) {
+	s := time.Now()
+	r, _ := http.NewRequestWithContext(context.Background(), "POST", b.url+"/api/v1/global/bake", bytes.NewReader(body))
+	resp, err := b.client.Do(r)
+	if err != nil {
+		return time.Since(s), false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return time.Since(s), resp.StatusCode == 200 && resp.Header.Get("X-Bakehouse-Reused") == "true"
 }

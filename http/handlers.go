@@ -21,16 +21,26 @@ func regionOf(r *http.Request) (string, error) {
 	return region, nil
 }
 
+// regionAndRequest reads the {region} and the bake request body, writing
+// the error answer when either is bad.
+func regionAndRequest(w http.ResponseWriter, r *http.Request) (string, bakehouse.BakeRequest, bool) {
+	region, err := regionOf(r)
+	if err != nil {
+		writeError(w, r, err)
+		return "", bakehouse.BakeRequest{}, false
+	}
+	req, err := decodeRequest(r)
+	if err != nil {
+		writeError(w, r, err)
+		return "", bakehouse.BakeRequest{}, false
+	}
+	return region, req, true
+}
+
 func (s *Server) handleBake() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		region, err := regionOf(r)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		req, err := decodeRequest(r)
-		if err != nil {
-			writeError(w, r, err)
+		region, req, ok := regionAndRequest(w, r)
+		if !ok {
 			return
 		}
 		// Rosco rebakes only for the exact value "1".
@@ -52,14 +62,8 @@ func (s *Server) handleBake() http.Handler {
 
 func (s *Server) handlePlan() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		region, err := regionOf(r)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		req, err := decodeRequest(r)
-		if err != nil {
-			writeError(w, r, err)
+		region, req, ok := regionAndRequest(w, r)
+		if !ok {
 			return
 		}
 		plan, err := s.bakery.Plan(r.Context(), region, req, r.URL.Query().Get("rebake") == "1")
@@ -73,14 +77,8 @@ func (s *Server) handlePlan() http.Handler {
 
 func (s *Server) handleDelete() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		region, err := regionOf(r)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		req, err := decodeRequest(r)
-		if err != nil {
-			writeError(w, r, err)
+		region, req, ok := regionAndRequest(w, r)
+		if !ok {
 			return
 		}
 		key, id, err := s.bakery.Delete(r.Context(), region, req)
