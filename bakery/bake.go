@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/bakehouse/bakehouse"
 )
@@ -33,6 +34,7 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 		}
 		if existing != nil {
 			s.metrics.requested("duplicate")
+			s.noteReuse(existing)
 			return BakeResponse{Status: existing.Status(), Reused: true, Reason: reuseReason(existing)}, nil
 		}
 	}
@@ -59,6 +61,7 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 	}
 	if res.Reused {
 		s.metrics.requested("duplicate")
+		s.noteReuse(res.Bake)
 		return BakeResponse{Status: res.Bake.Status(), Reused: true, Reason: reuseReason(res.Bake)}, nil
 	}
 	for _, old := range res.Superseded {
@@ -256,4 +259,28 @@ func (s *Service) Busy(id string) bool {
 	defer s.mu.Unlock()
 	_, ok := s.running[id]
 	return ok
+}
+
+// reuseNoteEvery limits how often a reuse is written to the reused bake's
+// log, so that a busy pipeline polling with the same request does not grow
+// the log without bound; the line counts the reuses it stands for.
+const reuseNoteEvery = 10 * time.Second
+
+// noteReuse records in a bake's log that a request was answered with it.
+func (s *Service) noteReuse(b *bakehouse.BakeRecord) {
+	now := s.Now()
+	s.mu.Lock()
+	n := s.reuses[b.ID] + 1
+	last := s.reuseNoted[b.ID]
+	write := now.Sub(last) >= reuseNoteEvery
+	if write {
+		s.reuses[b.ID] = 0
+		s.reuseNoted[b.ID] = now
+	} else {
+		s.reuses[b.ID] = n
+	}
+	s.mu.Unlock()
+	if write {
+		s.logs.Note(b.ID, fmt.Sprintf("%s: %s (%d request(s) since the last note)", now.UTC().Format(time.RFC3339), reuseReason(b), n))
+	}
 }

@@ -59,6 +59,23 @@ func (l *LogStore) Append(id, line string) {
 	delete(l.waiters, id)
 }
 
+// Note appends a line to a bake's log without keeping the file open: for
+// bakes that have ended (a reuse is recorded in the reused bake's log).
+func (l *LogStore) Note(id, line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if f := l.files[id]; f != nil {
+		fmt.Fprintln(f, line)
+	} else if f, err := os.OpenFile(l.path(id), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640); err == nil {
+		fmt.Fprintln(f, line)
+		f.Close()
+	}
+	for _, ch := range l.waiters[id] {
+		close(ch)
+	}
+	delete(l.waiters, id)
+}
+
 // Close closes a bake's log file once the bake has ended, waking
 // followers so they see the end.
 func (l *LogStore) Close(id string) {

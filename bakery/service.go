@@ -99,8 +99,10 @@ type Service struct {
 	Now   func() time.Time
 	NewID func() string
 
-	mu      sync.Mutex
-	running map[string]context.CancelCauseFunc
+	mu         sync.Mutex
+	running    map[string]context.CancelCauseFunc
+	reuses     map[string]int       // reuses not yet written to a bake's log
+	reuseNoted map[string]time.Time // when a reuse was last written
 
 	digests  *fileDigests
 	baseImgs *ttlCache
@@ -145,7 +147,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 		cfg: cfg, store: d.Store, packer: d.Packer, docker: d.Docker, repo: d.Repo, aws: d.AWS,
 		logs: logs, metrics: d.Metrics, log: d.Logger,
 		Now: time.Now, NewID: newID,
-		running:  map[string]context.CancelCauseFunc{},
+		running: map[string]context.CancelCauseFunc{},
+		reuses:  map[string]int{}, reuseNoted: map[string]time.Time{},
 		digests:  newFileDigests(),
 		baseImgs: newTTLCache(cfg.BaseImageTTL),
 	}, nil

@@ -83,6 +83,9 @@ func TestBakeReuseRebake(t *testing.T) {
 	if !strings.HasPrefix(hdr.Get("X-Bakehouse-Reason"), "No changes detected; reused existing bake") {
 		t.Errorf("reuse reason = %q", hdr.Get("X-Bakehouse-Reason"))
 	}
+	if logs := logsOf(t, srv, st.ID); !strings.Contains(logs, "No changes detected; reused existing bake "+st.ID+" (1 request(s)") {
+		t.Errorf("the reuse is not recorded in the reused bake's log:\n%s", logs)
+	}
 	// rebake=true is not rebake=1: Rosco rebakes only for the exact "1".
 	call(t, "POST", srv.url+"/api/v1/global/bake?rebake=true", helloRequest, &again)
 	if again.ID != st.ID {
@@ -115,8 +118,11 @@ func TestBakeReuseRebake(t *testing.T) {
 	if n := packerStarts(t, starts); n != 2 {
 		t.Fatalf("packer starts = %d after a rebake, want 2", n)
 	}
-	if out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=io.bakehouse.managed=true").Output(); len(strings.TrimSpace(string(out))) > 0 {
-		t.Errorf("build containers left behind: %s", out)
+	// Only this test's bakes: other packages' tests run at the same time.
+	for _, id := range []string{st.ID, rb.ID} {
+		if c := labelledContainers(t, id); c != "" {
+			t.Errorf("build container of bake %s left behind: %s", id, c)
+		}
 	}
 }
 
