@@ -6,7 +6,7 @@
 # as arguments. Needs root or sudo.
 set -euo pipefail
 
-packages=(packer docker.io mmdebstrap debian-archive-keyring dpkg-dev make ca-certificates busybox "$@")
+packages=(packer docker.io mmdebstrap debian-archive-keyring dpkg-dev make ca-certificates busybox openssh-client "$@")
 
 sudo=
 if [ "$(id -u)" -ne 0 ]; then

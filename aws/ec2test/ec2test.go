@@ -8,7 +8,10 @@
 // CreateImage and CopyImage add to, instances that go pending -> running ->
 // stopped -> terminated, temporary key pairs and security groups. It is
 // enough for a whole Packer 1.6.6 amazon-ebs bake (communicator none) and
-// for Bakehouse's own aws-sdk-go-v2 image look-ups.
+// for Bakehouse's own aws-sdk-go-v2 image look-ups. WithMachines goes
+// further: every instance then runs for real (DockerMachines: a container
+// without a network) and serves SSH on loopback addresses of its own, so a
+// template's ssh communicator and provisioners run unchanged.
 //
 // The region of a call is the one its SigV4 Authorization header is signed
 // for, so one server plays every region (Packer's custom_endpoint_ec2 sends
@@ -21,6 +24,7 @@
 package ec2test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -92,6 +96,11 @@ type Server struct {
 	pendingInst int
 	pendingImg  int
 	pendingCopy int
+	machines    Machines
+	sshPort     int
+	ctx         context.Context // ends when the test does; for Machines
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup // boots, SSH listeners and sessions
 
 	mu        sync.Mutex
 	calls     []Call
@@ -103,6 +112,8 @@ type Server struct {
 	keys      map[string]*keyPair
 	seq       map[string]int
 	reqSeq    int
+	disks     map[string]string // AMI id -> the AMI whose captured disk it boots
+	after     []func()          // see afterUnlock
 }
 
 // Option configures New.
@@ -130,6 +141,7 @@ func PendingPolls(n int) Option {
 // KeyMaterial sets the keyMaterial CreateKeyPair returns (default: the
 // fixture's placeholder, which Packer only parses when it connects over
 // SSH; give a real PEM key, e.g. from ssh-keygen -m PEM, for an SSH path).
+// With WithMachines CreateKeyPair makes a real key of its own.
 func KeyMaterial(pem string) Option {
 	return func(s *Server) { s.keyMaterial = pem }
 }
@@ -166,6 +178,8 @@ func New(tb testing.TB, opts ...Option) *Server {
 		groups:      map[string]*group{},
 		keys:        map[string]*keyPair{},
 		seq:         map[string]int{},
+		disks:       map[string]string{},
+		sshPort:     22,
 	}
 	for _, o := range opts {
 		o(s)
@@ -179,6 +193,14 @@ func New(tb testing.TB, opts ...Option) *Server {
 		img := sourceImage()
 		s.AddImage(img)
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if s.machines != nil {
+		if err := CanListenSSH(s.sshPort); err != nil {
+			s.cancel()
+			s.machines.Close(context.Background())
+			tb.Fatalf("ec2test: WithMachines: %v", err)
+		}
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatalf("ec2test: listen on loopback: %v", err)
@@ -187,6 +209,14 @@ func New(tb testing.TB, opts ...Option) *Server {
 	s.srv.Listener.Close()
 	s.srv.Listener = l
 	s.srv.Start()
+	// Cleanups run last-in first-out: the HTTP server closes (and its
+	// calls end) before the machines are shut down.
+	tb.Cleanup(func() {
+		if s.machines != nil {
+			s.shutdownMachines()
+		}
+		s.cancel()
+	})
 	tb.Cleanup(s.srv.Close)
 	return s
 }
@@ -396,9 +426,22 @@ var handlers = map[string]func(*Server, request) response{
 	"DescribeVolumes":               (*Server).describeVolumes,
 }
 
+// handle answers a call: the handler runs with mu held, then what it
+// queued with afterUnlock (Machines calls, which may take seconds) runs
+// without it.
 func (s *Server) handle(req request) response {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	res := s.handleLocked(req)
+	after := s.after
+	s.after = nil
+	s.mu.Unlock()
+	for _, f := range after {
+		f()
+	}
+	return res
+}
+
+func (s *Server) handleLocked(req request) response {
 	if req.region == "" {
 		return s.errorf(http.StatusUnauthorized, "AuthFailure", "AWS was not able to validate the provided access credentials")
 	}

@@ -1,6 +1,7 @@
 package ec2test
 
 import (
+	"context"
 	"embed"
 	"encoding/xml"
 	"fmt"
@@ -722,6 +723,20 @@ func (s *Server) createImage(req request) response {
 		Tags: tagSpecs(req.form, "image"),
 	}
 	r := s.addNewImage(img, s.pendingImg)
+	if inst.machine == machineUp {
+		// The AMI is the machine's disk: instances launched from it boot
+		// what the bake installed.
+		s.disks[r.ID] = r.ID
+		amiID, instID := r.ID, inst.id
+		s.afterUnlock(func() {
+			if s.machineCall("Capture", instID, func(ctx context.Context) error { return s.machines.Capture(ctx, instID, amiID) }) != nil {
+				s.mu.Lock()
+				r.State, r.pending = "failed", 0
+				delete(s.disks, amiID)
+				s.mu.Unlock()
+			}
+		})
+	}
 	return answer("CreateImage.xml", "ami-0abc1234567890002", r.ID)
 }
 
@@ -769,6 +784,9 @@ func (s *Server) copyImage(req request) response {
 		maps.Copy(img.Tags, t)
 	}
 	r := s.addNewImage(img, s.pendingCopy)
+	if d, ok := s.disks[srcID]; ok {
+		s.disks[r.ID] = d
+	}
 	return answer("CopyImage.xml", "ami-0abc1234567890003", r.ID)
 }
 

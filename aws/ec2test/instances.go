@@ -1,7 +1,9 @@
 package ec2test
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -15,6 +17,10 @@ type Instance struct {
 	// State is pending, running, stopped or terminated.
 	State string
 	Tags  map[string]string
+	// PublicIP and PrivateIP are the addresses DescribeInstances shows:
+	// the fixtures' 127.0.0.1 and 127.0.0.2, or with WithMachines the
+	// instance's own loopback addresses, which serve SSH while it runs.
+	PublicIP, PrivateIP string
 }
 
 type instance struct {
@@ -24,6 +30,11 @@ type instance struct {
 	pending                               int
 	tags                                  [][2]string // in the order given
 	source                                Image       // the image it was launched from
+	// With Machines: the machine's state (machineNone...), its addresses
+	// and the listeners serving SSH on them.
+	machine             int
+	publicIP, privateIP string
+	listeners           []net.Listener
 }
 
 func (i *instance) setTag(k, v string) {
@@ -42,6 +53,9 @@ type group struct {
 
 type keyPair struct {
 	id, name, region string
+	// publicKey is the authorized_keys line of a real key ("" for the
+	// fixture's placeholder).
+	publicKey string
 }
 
 // Instances returns every instance launched so far, sorted by id.
@@ -54,9 +68,11 @@ func (s *Server) Instances() []Instance {
 		for _, t := range i.tags {
 			tags[t[0]] = t[1]
 		}
+		pub, priv := i.addresses()
 		out = append(out, Instance{
 			ID: i.id, Region: i.region, ImageID: i.imageID, InstanceType: i.instanceType,
 			KeyName: i.keyName, SecurityGroupID: i.groupID, State: i.state, Tags: tags,
+			PublicIP: pub, PrivateIP: priv,
 		})
 	}
 	slices.SortFunc(out, func(a, b Instance) int { return strings.Compare(a.ID, b.ID) })
@@ -87,6 +103,14 @@ func (s *Server) SecurityGroups() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// addresses returns the instance's public and private addresses.
+func (i *instance) addresses() (string, string) {
+	if i.publicIP != "" {
+		return i.publicIP, i.privateIP
+	}
+	return "127.0.0.1", "127.0.0.2"
 }
 
 func (s *Server) instanceIn(region, id string) *instance {
@@ -120,14 +144,26 @@ func (s *Server) createKeyPair(req request) response {
 		return s.errorf(http.StatusBadRequest, "InvalidKeyPair.Duplicate", "The keypair '%s' already exists.", name)
 	}
 	kp := &keyPair{id: s.nextID("key-", func(string) bool { return false }), name: name, region: req.region}
-	s.keys[k] = kp
 	repl := []string{"packer_5f1d2a3b-7c4e-4d8f-9a0b-1c2d3e4f5a6b", esc(name), "key-0abc1234567890001", kp.id}
-	if s.keyMaterial != "" {
+	material := s.keyMaterial
+	if material != "" {
+		kp.publicKey = publicKeyOf(material, name)
+	} else if s.machines != nil {
+		// A real key, as EC2 makes: the machines authorize its public half.
+		gen, err := newRSAKeyPair(name)
+		if err != nil {
+			return s.errorf(http.StatusInternalServerError, "InternalError", "ec2test: generate key pair: %v", err)
+		}
+		material, kp.publicKey = gen.pem, gen.authorized
+		repl = append(repl, "1f:51:ae:28:bf:89:e9:d8:1f:25:5d:37:2d:7d:b8:ca:9f:f5:f1:6f", gen.fingerprint)
+	}
+	if material != "" {
 		old := fixture("CreateKeyPair.xml")
 		start := strings.Index(old, "<keyMaterial>") + len("<keyMaterial>")
 		end := strings.Index(old, "</keyMaterial>")
-		repl = append(repl, old[start:end], esc(s.keyMaterial))
+		repl = append(repl, old[start:end], esc(material))
 	}
+	s.keys[k] = kp
 	return answer("CreateKeyPair.xml", repl...)
 }
 
@@ -262,11 +298,13 @@ func (s *Server) runInstances(req request) response {
 	if img.State != "available" {
 		return s.errorf(http.StatusBadRequest, "InvalidAMIID.Unavailable", "Image %s is not available", imageID)
 	}
-	keyName := req.form.Get("KeyName")
+	keyName, publicKey := req.form.Get("KeyName"), ""
 	if keyName != "" {
-		if _, ok := s.keys[req.region+"/"+keyName]; !ok {
+		kp, ok := s.keys[req.region+"/"+keyName]
+		if !ok {
 			return s.errorf(http.StatusBadRequest, "InvalidKeyPair.NotFound", "The key pair '%s' does not exist", keyName)
 		}
+		publicKey = kp.publicKey
 	}
 	groups := indexed(req.form, "SecurityGroupId")
 	for _, id := range groups {
@@ -298,7 +336,13 @@ func (s *Server) runInstances(req request) response {
 		pending:      s.pendingInst,
 		source:       img.clone(),
 	}
-	if inst.pending > 0 {
+	if s.machines != nil {
+		if err := s.startMachine(inst, publicKey); err != nil {
+			s.tb.Logf("ec2test: RunInstances: %v", err)
+			return s.errorf(http.StatusBadRequest, "InsufficientInstanceCapacity", "We currently do not have sufficient %s capacity in the Availability Zone you requested (%s). ec2test: %v", instanceType, az, err)
+		}
+	}
+	if inst.pending > 0 || inst.machine == machineBooting {
 		inst.state = "pending"
 	}
 	for n := 1; ; n++ {
@@ -338,6 +382,15 @@ func (s *Server) instanceText(text string, inst *instance) string {
 		groupName = "default"
 	}
 	text = replaceTagSet(text, inst.tags)
+	if inst.publicIP != "" {
+		// The fixtures' addresses (127.0.0.1 public, 127.0.0.2 private,
+		// also dashed in DNS names) become the instance's own.
+		dashed := func(ip string) string { return strings.ReplaceAll(ip, ".", "-") }
+		text = strings.NewReplacer(
+			"127.0.0.1", inst.publicIP, "127-0-0-1", dashed(inst.publicIP),
+			"127.0.0.2", inst.privateIP, "127-0-0-2", dashed(inst.privateIP),
+		).Replace(text)
+	}
 	return strings.NewReplacer(
 		"eni-attach-0abc1234567890001", "eni-attach-"+num,
 		"eni-0abc1234567890001", "eni-"+num,
@@ -425,7 +478,8 @@ func (s *Server) describeInstances(req request) response {
 			if inst.pending > 0 {
 				inst.pending--
 			}
-			if inst.pending == 0 {
+			// A machine being booted keeps its instance pending.
+			if inst.pending == 0 && inst.machine != machineBooting {
 				inst.state = "running"
 			}
 		}
@@ -469,10 +523,33 @@ func (s *Server) changeStates(req request, name, state string) response {
 		}
 		prev := fmt.Sprintf("<previousState><code>%d</code><name>%s</name></previousState>", stateCodes[inst.state], inst.state)
 		items.WriteString(strings.Replace(previousStateRE.ReplaceAllLiteralString(item, prev), "i-0abc1234567890001", inst.id, 1))
+		was := inst.state
 		inst.state, inst.pending = state, 0
+		s.changeMachine(inst, was, state)
 	}
 	body = body[:m[4]] + items.String() + body[m[5]:]
 	return response{status: http.StatusOK, body: body, fixture: name}
+}
+
+// changeMachine queues what a state change does to inst's machine; the
+// caller holds mu. A machine still booting is dealt with when Boot returns.
+func (s *Server) changeMachine(inst *instance, was, state string) {
+	if inst.machine != machineUp || was == state {
+		return
+	}
+	id := inst.id
+	switch state {
+	case "stopped":
+		s.afterUnlock(func() {
+			s.machineCall("Stop", id, func(ctx context.Context) error { return s.machines.Stop(ctx, id) })
+		})
+	case "terminated":
+		inst.machine = machineGone
+		s.closeListeners(inst)
+		s.afterUnlock(func() {
+			s.machineCall("Terminate", id, func(ctx context.Context) error { return s.machines.Terminate(ctx, id) })
+		})
+	}
 }
 
 func (s *Server) stopInstances(req request) response {

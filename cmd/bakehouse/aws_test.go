@@ -15,11 +15,13 @@ import (
 )
 
 // The AWS tests run real bakes (the real Packer 1.6.6 amazon-ebs builder,
-// through the bakery) against the loopback EC2 double. The double has no
-// SSH, so the operator template directory holds Bakehouse's own AWS
-// templates with the communicator off and the provisioner dropped; the rest
-// (Rosco's -var contract, tags, copies, sharing, the endpoint) is as
-// shipped. It also shows an operator's rosco.configDir at work.
+// through the bakery) against the loopback EC2 double. To keep them fast
+// and independent of a Docker engine, the operator template directory here
+// holds Bakehouse's own AWS templates with the communicator off and the
+// provisioner dropped; the rest (Rosco's -var contract, tags, copies,
+// sharing, the endpoint) is as shipped, and it shows an operator's
+// rosco.configDir at work. aws_ssh_test.go runs the shipped template
+// unchanged, over SSH into a container "instance".
 
 const (
 	awsConfigKey    = "AKIDCONFIGKEY0001"

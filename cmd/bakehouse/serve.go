@@ -83,11 +83,17 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 	if err != nil {
 		return err
 	}
-	for _, d := range []string{dataDir, filepath.Join(dataDir, "templates"), filepath.Join(dataDir, "repo"), filepath.Join(dataDir, "logs"), filepath.Join(dataDir, "work"), filepath.Join(dataDir, "cache")} {
+	for _, d := range []string{dataDir, filepath.Join(dataDir, "templates"), filepath.Join(dataDir, "logs"), filepath.Join(dataDir, "work"), filepath.Join(dataDir, "cache")} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
 			return fmt.Errorf("data dir: %w", err)
 		}
 	}
+	// The package repository is world-readable: apt inside the build
+	// container reads it as its unprivileged _apt user.
+	if err := os.MkdirAll(filepath.Join(dataDir, "repo"), 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	os.Chmod(filepath.Join(dataDir, "repo"), 0o755)
 	if err := templates.Install(filepath.Join(dataDir, "templates")); err != nil {
 		return fmt.Errorf("install templates: %w", err)
 	}
