@@ -31,33 +31,56 @@ var suitePattern = regexp.MustCompile(`^[a-z][a-z0-9.-]*$`)
 // for one build instead of each making their own. logf, if not nil, gets
 // progress lines.
 func (c *Client) EnsureBaseImage(ctx context.Context, ref, suite, cacheDir string, logf func(string)) (string, error) {
+	return c.ensureBase(ctx, ref, suite, cacheDir, logf, plainBase)
+}
+
+// baseFlavor is one kind of bootstrapped base image: the plain one bakes
+// start from, or one with extra packages (the SSH one the EC2 double's
+// instances run).
+type baseFlavor struct {
+	what     string // in error messages: "base image", "ssh base image"
+	suffix   string // of the cached tarball's name: "", "-ssh"
+	lockName string // lock file in the cache directory
+	mu       *sync.Mutex
+	label    string   // extra LABEL for docker import, or ""
+	includes []string // mmdebstrap --include
+	hooks    []string // extra mmdebstrap --customize-hook
+	build    func(c *Client) func(ctx context.Context, suite, tarPath string, logf func(string)) error
+}
+
+var plainBase = baseFlavor{
+	what: "base image", lockName: ".base-image.lock", mu: &baseMu,
+	build: func(c *Client) func(context.Context, string, string, func(string)) error { return c.buildBase },
+}
+
+func (c *Client) ensureBase(ctx context.Context, ref, suite, cacheDir string, logf func(string), f baseFlavor) (string, error) {
 	if logf == nil {
 		logf = func(string) {}
 	}
 	if !suitePattern.MatchString(suite) {
-		return "", fmt.Errorf("base image %s: invalid suite %q", ref, suite)
+		return "", fmt.Errorf("%s %s: invalid suite %q", f.what, ref, suite)
 	}
 	if id, err := c.ImageID(ctx, ref); err == nil || !errors.Is(err, ErrNotFound) {
 		return id, err
 	}
 
-	baseMu.Lock()
-	defer baseMu.Unlock()
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	workDir := cacheDir
 	if workDir == "" {
 		d, err := os.MkdirTemp("", "bakehouse-base-")
 		if err != nil {
-			return "", fmt.Errorf("base image %s: %w", ref, err)
+			return "", fmt.Errorf("%s %s: %w", f.what, ref, err)
 		}
 		defer os.RemoveAll(d)
 		workDir = d
 	} else {
 		if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-			return "", fmt.Errorf("base image %s: %w", ref, err)
+			return "", fmt.Errorf("%s %s: %w", f.what, ref, err)
 		}
-		unlock, err := lockFile(ctx, filepath.Join(cacheDir, ".base-image.lock"))
+		unlock, err := lockFile(ctx, filepath.Join(cacheDir, f.lockName))
 		if err != nil {
-			return "", fmt.Errorf("base image %s: %w", ref, err)
+			return "", fmt.Errorf("%s %s: %w", f.what, ref, err)
 		}
 		defer unlock()
 	}
@@ -66,28 +89,37 @@ func (c *Client) EnsureBaseImage(ctx context.Context, ref, suite, cacheDir strin
 		return id, err
 	}
 
-	tarPath := filepath.Join(workDir, "mmdebstrap-apt-"+suite+".tar")
+	tarPath := filepath.Join(workDir, "mmdebstrap-apt-"+suite+f.suffix+".tar")
 	if _, err := os.Stat(tarPath); err != nil {
-		logf(fmt.Sprintf("bootstrapping Debian %s with mmdebstrap into %s", suite, tarPath))
+		msg := fmt.Sprintf("bootstrapping Debian %s with mmdebstrap into %s", suite, tarPath)
+		if len(f.includes) > 0 {
+			msg = fmt.Sprintf("bootstrapping Debian %s with %s into %s", suite, strings.Join(f.includes, ", "), tarPath)
+		}
+		logf(msg)
 		tmp := tarPath + ".partial"
 		os.Remove(tmp)
-		if err := c.buildBase(ctx, suite, tmp, logf); err != nil {
+		if err := f.build(c)(ctx, suite, tmp, logf); err != nil {
 			os.Remove(tmp)
-			return "", fmt.Errorf("base image %s: %w", ref, err)
+			return "", fmt.Errorf("%s %s: %w", f.what, ref, err)
 		}
 		if err := os.Rename(tmp, tarPath); err != nil {
-			return "", fmt.Errorf("base image %s: %w", ref, err)
+			return "", fmt.Errorf("%s %s: %w", f.what, ref, err)
 		}
 	} else {
 		logf("reusing cached " + tarPath)
 	}
 	logf(fmt.Sprintf("importing %s as %s", tarPath, ref))
-	if _, err := c.run(ctx, "import",
-		"--change", `CMD ["/bin/bash"]`,
-		"--change", "LABEL io.bakehouse.base-suite="+suite,
-		"--message", "bakehouse: mmdebstrap --variant=apt "+suite,
-		tarPath, ref); err != nil {
-		return "", fmt.Errorf("base image %s: %w", ref, err)
+	label := "LABEL io.bakehouse.base-suite=" + suite
+	if f.label != "" {
+		label += " " + f.label
+	}
+	message := "bakehouse: mmdebstrap --variant=apt "
+	if len(f.includes) > 0 {
+		message += "--include=" + strings.Join(f.includes, ",") + " "
+	}
+	if _, err := c.run(ctx, "import", "--change", `CMD ["/bin/bash"]`, "--change", label,
+		"--message", message+suite, tarPath, ref); err != nil {
+		return "", fmt.Errorf("%s %s: %w", f.what, ref, err)
 	}
 	return c.ImageID(ctx, ref)
 }
@@ -97,10 +129,18 @@ func (c *Client) EnsureBaseImage(ctx context.Context, ref, suite, cacheDir strin
 // configured (a CI mirror may be the only one reachable) and the host's
 // proxy and validity settings, which mmdebstrap's own apt does not read.
 func mmdebstrap(ctx context.Context, suite, tarPath string, logf func(string)) error {
+	return mmdebstrapWith(ctx, suite, tarPath, logf, nil, nil)
+}
+
+// mmdebstrapWith is mmdebstrap with extra packages and customize hooks.
+func mmdebstrapWith(ctx context.Context, suite, tarPath string, logf func(string), includes, hooks []string) error {
 	if _, err := exec.LookPath("mmdebstrap"); err != nil {
 		return fmt.Errorf("mmdebstrap not found (install it: apt-get install -y mmdebstrap): %w", err)
 	}
 	args := []string{"--variant=apt", "--format=tar"}
+	if len(includes) > 0 {
+		args = append(args, "--include="+strings.Join(includes, ","))
+	}
 	if opts := hostAptOptions(ctx); len(opts) > 0 {
 		for _, opt := range opts {
 			args = append(args, "--aptopt="+opt)
@@ -108,6 +148,9 @@ func mmdebstrap(ctx context.Context, suite, tarPath string, logf func(string)) e
 		// mmdebstrap keeps --aptopt in the image; the host's proxy (perhaps
 		// with credentials) and relaxed checks must not ship in it.
 		args = append(args, `--customize-hook=rm -f "$1/etc/apt/apt.conf.d/99mmdebstrap"`)
+	}
+	for _, h := range hooks {
+		args = append(args, "--customize-hook="+h)
 	}
 	args = append(args, suite, tarPath)
 	if m := hostMirror(suite, "/"); m != "" {
