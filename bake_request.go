@@ -30,6 +30,10 @@ type BakeRequest struct {
 	ExtendedAttributes map[string]string `json:"extended_attributes,omitempty"`
 	VarFileName        string            `json:"var_file_name,omitempty"`
 	AccountName        string            `json:"account_name,omitempty"`
+	// SpinnakerExecutionID is the pipeline execution that asked for the
+	// bake (Orca's X-SPINNAKER-EXECUTION-ID header, or this field), kept
+	// so that the execution's bakes can be deleted together.
+	SpinnakerExecutionID string `json:"spinnaker_execution_id,omitempty"`
 }
 
 // Artifact is the subset of a Spinnaker (kork) artifact that a bake reads

@@ -284,3 +284,27 @@ func (s *Service) noteReuse(b *bakehouse.BakeRecord) {
 		s.logs.Note(b.ID, fmt.Sprintf("%s: %s (%d request(s) since the last note)", now.UTC().Format(time.RFC3339), reuseReason(b), n))
 	}
 }
+
+// LogsByImage answers GET /api/v1/{region}/logs/image/{imageId}: the log
+// of the bake that made the image.
+func (s *Service) LogsByImage(ctx context.Context, region, imageID string) (string, error) {
+	b, err := s.store.BakeByImage(ctx, region, imageID)
+	if err != nil {
+		return "", err
+	}
+	if b == nil {
+		return "", &bakehouse.Error{Code: bakehouse.ENOTFOUND, Field: "imageId", Message: fmt.Sprintf("Unable to retrieve logs for image id '%s'.", imageID)}
+	}
+	content, err := s.logs.Read(b.ID)
+	if err != nil {
+		return "", &bakehouse.Error{Code: bakehouse.ENOTFOUND, Field: "imageId", Message: fmt.Sprintf("Unable to retrieve logs for image id '%s'.", imageID)}
+	}
+	return content, nil
+}
+
+// DeleteExecutions answers POST /api/v1/bakes/delete-requests: the bakes
+// the given pipeline executions asked for are no longer reused.
+func (s *Service) DeleteExecutions(ctx context.Context, ids []string) error {
+	_, err := s.store.DeleteByExecutions(ctx, ids)
+	return err
+}

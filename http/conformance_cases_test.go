@@ -1,8 +1,10 @@
 package http_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,11 +45,9 @@ func apiTests() map[string]func(*apiTest) {
 		"bake-options-by-provider":             testBakeOptions,
 		"bake-options-provider-not-registered": testBakeOptions,
 		"base-image-not-found":                 testBakeOptions,
-		"delete-bakes-by-pipeline-execution": func(a *apiTest) {
-			a.skip("Bakehouse does not record Spinnaker pipeline execution ids, so it serves no POST /api/v1/bakes/delete-requests")
-		},
-		"instance-status":      testInstanceStatus,
-		"all-instances-status": testAllStatus,
+		"delete-bakes-by-pipeline-execution":   testDeleteByExecution,
+		"instance-status":                      testInstanceStatus,
+		"all-instances-status":                 testAllStatus,
 	}
 }
 
@@ -398,10 +398,59 @@ func testLogsMissing(a *apiTest) {
 
 func testLogsByImage(a *apiTest) {
 	e := newEnv(a.T)
-	if res := a.send(e); res.status != 404 {
-		a.Errorf("status = %d, want 404 (no such route): %s", res.status, res.body)
+	var byImage map[string]string
+	a.pre("bake_id_for_image", &byImage)
+	var stored struct {
+		LogsContent string `json:"logsContent"`
 	}
-	a.skip("Bakehouse keeps no image-id -> bake-id index, so it serves no /logs/image/{imageId} (answers 404)")
+	a.pre("stored_logs", &stored)
+	for k, id := range byImage {
+		region, image, _ := strings.Cut(k, ":")
+		// The mapping is written when bake details are stored: seed a
+		// finished bake whose artifact is that image in that region.
+		e.seed(id, "k:"+id, "k", bakehouse.BakeRequest{}, bakehouse.Plan{}, region, bakehouse.StateCompleted, bakehouse.ResultSuccess,
+			&bakehouse.Bake{ID: id, AMI: image, Artifacts: []bakehouse.Artifact{{Type: "aws/image", Location: region, Reference: image}}})
+		e.svc.Logs().Append(id, stored.LogsContent)
+	}
+	exp := a.c.Expected
+	exp.Body, _ = json.Marshal(map[string]string{"logsContent": stored.LogsContent + "\n"})
+	checkExpected(a.T, exp, a.send(e))
+	// An unknown image: 404 with Rosco's message.
+	res := e.do("GET", "/api/v1/some-region/logs/image/ami-0unknown", nil, nil)
+	if res.status != 404 || !strings.Contains(string(res.body), "Unable to retrieve logs for image id 'ami-0unknown'.") {
+		a.Errorf("unknown image: %d %s", res.status, res.body)
+	}
+}
+
+// testDeleteByExecution: the bakes an execution asked for (its id from
+// X-SPINNAKER-EXECUTION-ID at create time) are no longer reused.
+func testDeleteByExecution(a *apiTest) {
+	e := newEnv(a.T)
+	var ids []string
+	a.pre("pipeline_execution_ids", &ids)
+	if len(ids) == 0 {
+		var body struct {
+			IDs []string `json:"pipelineExecutionIds"`
+		}
+		json.Unmarshal(a.c.Request.Body, &body)
+		ids = body.IDs
+	}
+	body, _ := json.Marshal(standardRequest)
+	req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/some-region/bake", bytes.NewReader(body))
+	req.Header.Set("X-SPINNAKER-EXECUTION-ID", ids[0]+":stage-1")
+	resp, err := e.srv.Client().Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		a.Fatalf("create: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	plan := e.plan("some-region", standardRequest)
+	if e.reusable(plan.BakeKey) == nil {
+		a.Fatalf("the created bake is not reusable before the delete")
+	}
+	a.check(a.send(e))
+	if b := e.reusable(plan.BakeKey); b != nil {
+		a.Errorf("bake %s of execution %s still reused after delete-requests", b.ID, ids[0])
+	}
 }
 
 // testDelete: the key's bake is hidden from reuse; a running bake is not

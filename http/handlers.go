@@ -1,6 +1,8 @@
 package http
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -42,6 +44,11 @@ func (s *Server) handleBake() http.Handler {
 		region, req, ok := regionAndRequest(w, r)
 		if !ok {
 			return
+		}
+		// Orca names the pipeline execution in a header ("id:..."); the
+		// part before the first ':' identifies it for delete-requests.
+		if h := r.Header.Get("X-SPINNAKER-EXECUTION-ID"); h != "" {
+			req.SpinnakerExecutionID, _, _ = strings.Cut(h, ":")
 		}
 		// Rosco rebakes only for the exact value "1".
 		rebake := r.URL.Query().Get("rebake") == "1"
@@ -326,5 +333,40 @@ func (s *Server) handleListPackages() http.Handler {
 func (s *Server) handleNotFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, bakehouse.Errorf(bakehouse.ENOTFOUND, "No route for %s %s.", r.Method, strings.TrimSpace(r.URL.Path)))
+	})
+}
+
+func (s *Server) handleLogsByImage() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		content, err := s.bakery.LogsByImage(r.Context(), r.PathValue("region"), r.PathValue("imageId"))
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		encode(w, http.StatusOK, map[string]string{"logsContent": content})
+	})
+}
+
+// handleDeleteRequests is Rosco's POST /api/v1/bakes/delete-requests: the
+// bakes of the listed pipeline executions are forgotten (not reused).
+func (s *Server) handleDeleteRequests() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			PipelineExecutionIDs []string `json:"pipelineExecutionIds"`
+		}
+		data, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil || len(data) > maxBody {
+			writeError(w, r, bakehouse.Invalid("body", "Request body is unreadable or larger than 1 MiB."))
+			return
+		}
+		if err := json.Unmarshal(data, &body); err != nil {
+			writeError(w, r, bakehouse.Invalid("pipelineExecutionIds", "Body must be {\"pipelineExecutionIds\": [\"...\"]}: %v.", err))
+			return
+		}
+		if err := s.bakery.DeleteExecutions(r.Context(), body.PipelineExecutionIDs); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		textResponse(w, http.StatusOK, "")
 	})
 }

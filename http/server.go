@@ -28,6 +28,8 @@ type Bakery interface {
 	Instance() string
 	Logs() *bakery.LogStore
 	Busy(id string) bool
+	LogsByImage(ctx context.Context, region, imageID string) (string, error)
+	DeleteExecutions(ctx context.Context, ids []string) error
 }
 
 // Repo is the bakery's package repository.

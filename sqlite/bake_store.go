@@ -211,8 +211,9 @@ func insertBake(ctx context.Context, tx *sql.Tx, r *bakehouse.BakeRecord) error 
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO bakes (id, bake_key, rosco_key, region, provider, state, result, request, plan,
-		reason, error, phases, created_at) VALUES (?, ?, ?, ?, ?, 'RUNNING', NULL, ?, ?, ?, '', ?, ?)`,
-		r.ID, r.Key, r.RoscoKey, r.Region, r.Provider, string(request), string(plan), r.Reason, string(phases), toMillis(r.CreatedAt))
+		reason, error, phases, created_at, execution_id) VALUES (?, ?, ?, ?, ?, 'RUNNING', NULL, ?, ?, ?, '', ?, ?, ?)`,
+		r.ID, r.Key, r.RoscoKey, r.Region, r.Provider, string(request), string(plan), r.Reason, string(phases), toMillis(r.CreatedAt),
+		r.Request.SpinnakerExecutionID)
 	if err != nil {
 		return fmt.Errorf("insert bake %s: %w", r.ID, err)
 	}
@@ -316,4 +317,38 @@ func (s *BakeStore) List(ctx context.Context, f bakehouse.BakeFilter) ([]*bakeho
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// DeleteByExecutions hides every bake of the given pipeline executions
+// from reuse (Rosco's POST /api/v1/bakes/delete-requests).
+func (s *BakeStore) DeleteByExecutions(ctx context.Context, executionIDs []string) (int, error) {
+	n := 0
+	for _, id := range executionIDs {
+		if id == "" {
+			continue
+		}
+		res, err := s.db.db.ExecContext(ctx, `UPDATE bakes SET deleted = 1 WHERE execution_id = ? AND deleted = 0`, id)
+		if err != nil {
+			return n, fmt.Errorf("delete bakes of execution %s: %w", id, err)
+		}
+		k, _ := res.RowsAffected()
+		n += int(k)
+	}
+	return n, nil
+}
+
+// BakeByImage returns the newest successful bake that made imageID in
+// region: its AMI or artifact there, or (docker) its image name.
+func (s *BakeStore) BakeByImage(ctx context.Context, region, imageID string) (*bakehouse.BakeRecord, error) {
+	row := s.db.db.QueryRowContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE details IS NOT NULL AND (
+			(region = ? AND json_extract(details, '$.ami') = ?)
+			OR json_extract(details, '$.image_name') = ?
+			OR EXISTS (SELECT 1 FROM json_each(details, '$.artifacts') a
+				WHERE json_extract(a.value, '$.reference') = ? AND json_extract(a.value, '$.location') = ?))
+		ORDER BY created_at DESC, rowid DESC LIMIT 1`, region, imageID, imageID, imageID, region)
+	r, err := scanBake(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return r, err
 }

@@ -23,6 +23,7 @@ func Exercise(t *testing.T, open func(*testing.T) bakehouse.BakeStore) {
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, open(t)) })
 	t.Run("DeleteByRoscoKey", func(t *testing.T) { testDelete(t, open(t)) })
 	t.Run("RekeyAndLatestByRoscoKey", func(t *testing.T) { testRekey(t, open(t)) })
+	t.Run("ExecutionsAndImages", func(t *testing.T) { testExecutionsAndImages(t, open(t)) })
 	t.Run("ListByState", func(t *testing.T) { testList(t, open(t)) })
 }
 
@@ -225,5 +226,42 @@ func testRekey(t *testing.T, s bakehouse.BakeStore) {
 	}
 	if r, err := s.LatestByRoscoKey(ctx, "none"); err != nil || r != nil {
 		t.Fatalf("LatestByRoscoKey(none) = %v, %v", r, err)
+	}
+}
+
+func testExecutionsAndImages(t *testing.T, s bakehouse.BakeStore) {
+	ctx := context.Background()
+	r := newRecord("e1", "ek")
+	r.Request.SpinnakerExecutionID = "01J0000000000000000000000A"
+	r.Region = "us-west-2"
+	mustCreate(t, s, r, false)
+	ok, err := s.Finish(ctx, bakehouse.FinishBakeParams{ID: "e1", State: bakehouse.StateCompleted, Result: bakehouse.ResultSuccess,
+		Details: &bakehouse.Bake{ID: "e1", AMI: "ami-0west", ImageName: "kato-all-1-trusty", Artifacts: []bakehouse.Artifact{
+			{Type: "aws/image", Location: "us-west-2", Reference: "ami-0west"}, {Type: "aws/image", Location: "us-east-1", Reference: "ami-0east"}}}})
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	for _, c := range []struct{ region, image, want string }{
+		{"us-west-2", "ami-0west", "e1"}, {"us-east-1", "ami-0east", "e1"}, {"eu-west-1", "kato-all-1-trusty", "e1"},
+		{"us-east-1", "ami-0west", ""}, {"us-west-2", "ami-0none", ""},
+	} {
+		b, err := s.BakeByImage(ctx, c.region, c.image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ""
+		if b != nil {
+			got = b.ID
+		}
+		if got != c.want {
+			t.Errorf("BakeByImage(%s, %s) = %q, want %q", c.region, c.image, got, c.want)
+		}
+	}
+	n, err := s.DeleteByExecutions(ctx, []string{"01J0000000000000000000000A", "other"})
+	if err != nil || n != 1 {
+		t.Fatalf("DeleteByExecutions = %d, %v", n, err)
+	}
+	if b, _ := s.FindReusable(ctx, "ek:digest"); b != nil {
+		t.Fatalf("a bake of a deleted execution is still reused")
 	}
 }
