@@ -130,7 +130,7 @@ type BakeStore interface {
 	MarkStarted(ctx context.Context, id string, pid int) error
 	Finish(ctx context.Context, p FinishBakeParams) (bool, error) // false when it was no longer RUNNING
 	DeleteByRoscoKey(ctx context.Context, roscoKey string) (string, error)
-	DeleteByExecutions(ctx context.Context, executionIDs []string) (int, error) // hides the bakes of these pipeline executions from reuse
+	DeleteByExecutions(ctx context.Context, executionIDs []string) (int, error)   // hides the bakes of these pipeline executions from reuse
 	BakeByImage(ctx context.Context, region, imageID string) (*BakeRecord, error) // the newest bake that made imageID in region; nil when none
 	List(ctx context.Context, f BakeFilter) ([]*BakeRecord, error)
 }
