@@ -43,8 +43,7 @@ type baseFlavor struct {
 	lockName string // lock file in the cache directory
 	mu       *sync.Mutex
 	label    string   // extra LABEL for docker import, or ""
-	includes []string // mmdebstrap --include
-	hooks    []string // extra mmdebstrap --customize-hook
+	includes []string // mmdebstrap --include (for messages)
 	build    func(c *Client) func(ctx context.Context, suite, tarPath string, logf func(string)) error
 }
 

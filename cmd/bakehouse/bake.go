@@ -21,7 +21,6 @@ import (
 type clientFlags struct {
 	server string
 	output string
-	region string
 }
 
 func (f *clientFlags) add(cmd *cobra.Command, e *env) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"os/exec"
@@ -292,8 +291,6 @@ func TestDockerEngineDown(t *testing.T) {
 		t.Fatalf("log does not say the engine is down:\n%s", logs)
 	}
 }
-
-func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 // TestBakeTimeout ends a bake that runs past bakehouse.bakeTimeout.
 func TestBakeTimeout(t *testing.T) {
