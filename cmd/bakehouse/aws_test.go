@@ -237,6 +237,21 @@ func TestAWSBaseImageByName(t *testing.T) {
 	if !strings.Contains(argv, "aws_source_ami="+newer.ID) {
 		t.Fatalf("newest image %s not chosen: %s", newer.ID, argv)
 	}
+	// Bake options come from the aws section.
+	var opts struct {
+		CloudProvider string `json:"cloudProvider"`
+		BaseImages    []struct {
+			ID, ShortDescription, PackageType string
+		} `json:"baseImages"`
+	}
+	call(t, "GET", srv.url+"/bakeOptions/aws", nil, &opts)
+	if opts.CloudProvider != "aws" || len(opts.BaseImages) != 2 || opts.BaseImages[0].ID != "trusty" || opts.BaseImages[0].ShortDescription != "Ubuntu 14.04" || opts.BaseImages[0].PackageType != "DEB" {
+		t.Fatalf("/bakeOptions/aws = %+v", opts)
+	}
+	code, body, _ = call(t, "GET", srv.url+"/bakeOptions/aws/baseImages/jammy", nil, nil)
+	if code != 404 || !strings.Contains(string(body), "Can't find base image with id jammy in aws base images: trusty, trusty-by-name") {
+		t.Fatalf("unknown aws base image: %d %s", code, body)
+	}
 	// Unknown region and base OS: Rosco's messages, as 400s.
 	code, body, _ = call(t, "POST", srv.url+"/api/v1/eu-west-3/bake/plan", awsRequest, nil)
 	if code != 400 || !strings.Contains(string(body), "No virtualization settings found for region 'eu-west-3', operating system 'trusty', and vm type 'hvm'.") {
