@@ -48,13 +48,30 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 	}
 	rec := &bakehouse.BakeRecord{
 		ID: id, Key: p.plan.BakeKey, RoscoKey: p.plan.RoscoKey, Region: region, Provider: p.provider,
-		Request: req, Plan: p.plan, Reason: reason, CreatedAt: s.Now().UTC(),
+		Request: withoutSecrets(req, p.recipe.MaskedParameters), Plan: p.plan, Reason: reason, CreatedAt: s.Now().UTC(),
+	}
+	if !sameMap(rec.Request.ExtendedAttributes, req.ExtendedAttributes) {
+		// A masked parameter passed as an extended attribute is kept in
+		// memory for the run only, never in the store.
+		s.mu.Lock()
+		s.secretRequests[id] = req
+		s.mu.Unlock()
 	}
 	res, err := s.store.CreateBake(ctx, bakehouse.CreateBakeParams{Record: rec, Rebake: rebake})
 	if err != nil && rec.ID == req.RequestID && bakehouse.ErrorCode(err) == bakehouse.EINTERNAL && strings.Contains(err.Error(), "UNIQUE") {
 		// A request_id that names an earlier bake: make a fresh id.
 		rec.ID = s.NewID()
 		res, err = s.store.CreateBake(ctx, bakehouse.CreateBakeParams{Record: rec, Rebake: rebake})
+	}
+	if rec.ID != id || err != nil || res.Reused {
+		s.mu.Lock()
+		if full, ok := s.secretRequests[id]; ok {
+			delete(s.secretRequests, id)
+			if err == nil && !res.Reused {
+				s.secretRequests[rec.ID] = full
+			}
+		}
+		s.mu.Unlock()
 	}
 	if err != nil {
 		return BakeResponse{}, err
@@ -307,4 +324,37 @@ func (s *Service) LogsByImage(ctx context.Context, region, imageID string) (stri
 func (s *Service) DeleteExecutions(ctx context.Context, ids []string) error {
 	_, err := s.store.DeleteByExecutions(ctx, ids)
 	return err
+}
+
+// withoutSecrets returns req with the values of extended attributes that
+// are masked Packer parameters (aws_secret_key, ...) replaced by ******, the
+// form in which a request is stored.
+func withoutSecrets(req bakehouse.BakeRequest, masked []string) bakehouse.BakeRequest {
+	var out map[string]string
+	for k, v := range req.ExtendedAttributes {
+		for _, m := range masked {
+			if k == m && v != "" {
+				if out == nil {
+					out = make(map[string]string, len(req.ExtendedAttributes))
+					for k2, v2 := range req.ExtendedAttributes {
+						out[k2] = v2
+					}
+				}
+				out[k] = "******"
+			}
+		}
+	}
+	if out != nil {
+		req.ExtendedAttributes = out
+	}
+	return req
+}
+
+func sameMap(a, b map[string]string) bool {
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
 }

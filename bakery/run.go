@@ -129,7 +129,21 @@ func (s *Service) RunBake(ctx context.Context, id string) error {
 func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *phaseTracker, logf func(string, ...any)) (*bakehouse.Bake, error) {
 	// Recompute the recipe from the stored request: the plan in the
 	// record is masked, and secrets are never stored.
-	p, err := s.prepare(ctx, rec.Region, rec.Request)
+	req := rec.Request
+	s.mu.Lock()
+	if full, ok := s.secretRequests[rec.ID]; ok {
+		req = full
+		delete(s.secretRequests, rec.ID)
+	}
+	s.mu.Unlock()
+	for k, v := range req.ExtendedAttributes {
+		if v == "******" {
+			// The secret was stored masked and this process no longer
+			// holds it: running with "******" would fail obscurely.
+			return nil, fmt.Errorf("extended attribute %s is a masked parameter whose value is not kept across restarts: bake again", k)
+		}
+	}
+	p, err := s.prepare(ctx, rec.Region, req)
 	if err != nil {
 		return nil, fmt.Errorf("prepare: %w", err)
 	}

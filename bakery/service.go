@@ -99,10 +99,13 @@ type Service struct {
 	Now   func() time.Time
 	NewID func() string
 
-	mu         sync.Mutex
-	running    map[string]context.CancelCauseFunc
-	reuses     map[string]int       // reuses not yet written to a bake's log
-	reuseNoted map[string]time.Time // when a reuse was last written
+	mu      sync.Mutex
+	running map[string]context.CancelCauseFunc
+	reuses  map[string]int // reuses not yet written to a bake's log
+	// secretRequests are requests as sent, for bakes whose stored request
+	// has masked extended attributes; held until the bake runs.
+	secretRequests map[string]bakehouse.BakeRequest
+	reuseNoted     map[string]time.Time // when a reuse was last written
 
 	digests  *fileDigests
 	baseImgs *ttlCache
@@ -149,8 +152,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 		Now: time.Now, NewID: newID,
 		running: map[string]context.CancelCauseFunc{},
 		reuses:  map[string]int{}, reuseNoted: map[string]time.Time{},
-		digests:  newFileDigests(),
-		baseImgs: newTTLCache(cfg.BaseImageTTL),
+		secretRequests: map[string]bakehouse.BakeRequest{},
+		digests:        newFileDigests(),
+		baseImgs:       newTTLCache(cfg.BaseImageTTL),
 	}, nil
 }
 

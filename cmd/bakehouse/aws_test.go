@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,6 +177,28 @@ func TestAWSBakeThroughEC2Double(t *testing.T) {
 	call(t, "POST", srv.url+"/api/v1/us-west-2/bake", req, &again)
 	if again.ID != st.ID {
 		t.Fatalf("same request baked again: %s", again.ID)
+	}
+
+	// A masked parameter sent as an extended attribute reaches Packer but
+	// is stored masked.
+	const extSecret = "ext-attribute-secret-42"
+	var ext status
+	if code, body, _ := call(t, "POST", srv.url+"/api/v1/us-west-2/bake", with(awsRequest, "ami_name", "ext-secret",
+		"extended_attributes", map[string]string{"aws_secret_key": extSecret}), &ext); code != 200 {
+		t.Fatalf("bake with a secret extended attribute: %d %s", code, body)
+	}
+	if final := waitDoneIn(t, srv, "us-west-2", ext.ID, 3*time.Minute); final.State != "COMPLETED" {
+		t.Fatalf("bake with a secret extended attribute ended %s\n%s", final, logsOf(t, srv, ext.ID))
+	}
+	db, _ := os.ReadFile(filepath.Join(dataDir, "bakehouse.db"))
+	wal, _ := os.ReadFile(filepath.Join(dataDir, "bakehouse.db-wal"))
+	if strings.Contains(string(db)+string(wal), extSecret) || strings.Contains(logsOf(t, srv, ext.ID), extSecret) {
+		t.Fatalf("a secret extended attribute was stored or logged in clear")
+	}
+	var rec map[string]any
+	call(t, "GET", srv.url+"/api/v1/bakes/"+ext.ID, nil, &rec)
+	if fmt.Sprint(rec["request"]) == "" || !strings.Contains(fmt.Sprint(rec["request"]), "aws_secret_key:******") {
+		t.Fatalf("stored request does not show the attribute masked: %v", rec["request"])
 	}
 }
 
