@@ -7,7 +7,11 @@ TEST_TIMEOUT ?= 30m
 
 .PHONY: test bench deps demo
 
+# test uses the Docker engine that answers (or starts the private one when
+# dockerd is installed); without one, integration tests skip unless
+# BAKEHOUSE_INTEGRATION=1.
 test:
+	@host=$$(scripts/start-dockerd.sh 2>/dev/null) && export "$$host"; \
 	$(GO) vet ./... && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 # bench runs the benchmark harness (bench/main.go) against the real Packer
