@@ -118,18 +118,4 @@ func TestAWSBakeOverSSH(t *testing.T) {
 // awsSSHConfig is an AWS bakery whose templates are the shipped ones
 // (rosco.configDir unset: DATA_DIR/templates) and whose instances install
 // from the bakery's repository, mounted into them at /bakehouse/repo.
-const awsSSHConfig = `
-defaultCloudProviderType: aws
-debianRepository: "[trusted=yes] file:/bakehouse/repo ./"
-aws:
-  enabled: true
-  bakeryDefaults:
-    templateFile: aws-ebs.json
-    defaultVirtualizationType: hvm
-    awsAccessKey: ` + awsConfigKey + `
-    awsSecretKey: ` + awsConfigSecret + `
-    baseImages:
-      - baseImage: {id: trusty, shortDescription: Ubuntu 14.04, packageType: DEB}
-        virtualizationSettings:
-          - {region: us-west-2, virtualizationType: hvm, instanceType: t2.micro, sourceAmi: ami-0abc1234567890001, sshUserName: ubuntu}
-`
+var awsSSHConfig = awsConfigWith("", "[trusted=yes] file:/bakehouse/repo ./")

@@ -60,11 +60,20 @@ func awsOperatorDir(t *testing.T) string {
 }
 
 func awsConfig(configDir string) string {
-	return `
-rosco:
-  configDir: ` + configDir + `
+	return awsConfigWith(configDir, "http://apt.example.invalid/debian stable main")
+}
+
+// awsConfigWith is the AWS bakery of these tests with an operator template
+// directory (none: the shipped templates in DATA_DIR/templates) and the
+// repository the instances install from.
+func awsConfigWith(configDir, repository string) string {
+	rosco := ""
+	if configDir != "" {
+		rosco = "rosco:\n  configDir: " + configDir + "\n"
+	}
+	return rosco + `
 defaultCloudProviderType: aws
-debianRepository: "http://apt.example.invalid/debian stable main"
+debianRepository: "` + repository + `"
 aws:
   enabled: true
   bakeryDefaults:
