@@ -25,6 +25,7 @@ type Instance struct {
 
 type instance struct {
 	id, region, imageID, instanceType, az string
+	clientToken                           string // RunInstances' idempotency token
 	keyName, groupID                      string
 	state                                 string
 	pending                               int
@@ -287,6 +288,21 @@ func (s *Server) deleteSecurityGroup(req request) response {
 // ---- instances ----
 
 func (s *Server) runInstances(req request) response {
+	// RunInstances is idempotent by ClientToken, as in EC2: a retried call
+	// (the SDKs retry a response they could not read) gets the instance
+	// the first one launched, not a second one.
+	if token := req.form.Get("ClientToken"); token != "" {
+		for _, inst := range s.instances {
+			if inst.clientToken == token && inst.region == req.region {
+				if inst.imageID != req.form.Get("ImageId") {
+					return s.errorf(http.StatusBadRequest, "IdempotentParameterMismatch",
+						"Arguments on this idempotent request are inconsistent with arguments used in previous request(s).")
+				}
+				body := s.instanceText(fixture("RunInstances.xml"), inst)
+				return response{status: http.StatusOK, body: body, fixture: "RunInstances.xml"}
+			}
+		}
+	}
 	imageID := req.form.Get("ImageId")
 	if imageID == "" {
 		return s.errorf(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter ImageId")
@@ -332,6 +348,7 @@ func (s *Server) runInstances(req request) response {
 		az:           az,
 		keyName:      keyName,
 		groupID:      groupID,
+		clientToken:  req.form.Get("ClientToken"),
 		state:        "running",
 		pending:      s.pendingInst,
 		source:       img.clone(),
