@@ -11,6 +11,7 @@ TEST_TIMEOUT ?= 30m
 # dockerd is installed); without one, integration tests skip unless
 # BAKEHOUSE_INTEGRATION=1.
 test:
+	scripts/check-tracked.sh
 	@host=$$(scripts/start-dockerd.sh 2>/dev/null) && export "$$host"; \
 	$(GO) vet ./... && $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
