@@ -40,7 +40,7 @@ func testEnv(over map[string]string) func(string) string {
 
 // startServer runs `bakehouse serve` on 127.0.0.1:0 with dataDir and an
 // optional config file, and returns once it printed its URL.
-func startServer(t *testing.T, dataDir, config string, over map[string]string) *server {
+func startServer(t testing.TB, dataDir, config string, over map[string]string) *server {
 	t.Helper()
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}
 	if config != "" {
@@ -69,7 +69,7 @@ func startServer(t *testing.T, dataDir, config string, over map[string]string) *
 	return s
 }
 
-func (s *server) stop(t *testing.T) {
+func (s *server) stop(t testing.TB) {
 	if s.cancel == nil {
 		return
 	}
@@ -98,7 +98,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 // call makes an HTTP request and decodes a JSON answer into out (if not
 // nil); it returns the status and the raw body.
-func call(t *testing.T, method, url string, body any, out any) (int, []byte, http.Header) {
+func call(t testing.TB, method, url string, body any, out any) (int, []byte, http.Header) {
 	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
@@ -145,7 +145,7 @@ func (s status) String() string {
 }
 
 // waitDone polls a bake until it leaves RUNNING.
-func waitDone(t *testing.T, srv *server, id string, timeout time.Duration) status {
+func waitDone(t testing.TB, srv *server, id string, timeout time.Duration) status {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -164,7 +164,7 @@ func waitDone(t *testing.T, srv *server, id string, timeout time.Duration) statu
 	}
 }
 
-func logsOf(t *testing.T, srv *server, id string) string {
+func logsOf(t testing.TB, srv *server, id string) string {
 	t.Helper()
 	var l struct {
 		LogsContent string `json:"logsContent"`
@@ -178,7 +178,7 @@ func logsOf(t *testing.T, srv *server, id string) string {
 
 // needBakeTools skips (or, in CI, fails) tests that need Packer, a Docker
 // engine and dpkg-deb, and returns the engine's DOCKER_HOST.
-func needBakeTools(t *testing.T) {
+func needBakeTools(t testing.TB) {
 	t.Helper()
 	for _, tool := range []string{"packer", "docker", "dpkg-deb", "dpkg-scanpackages"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -190,7 +190,7 @@ func needBakeTools(t *testing.T) {
 }
 
 // sampleDeb builds the sample package at version and returns its path.
-func sampleDeb(t *testing.T, version string) string {
+func sampleDeb(t testing.TB, version string) string {
 	t.Helper()
 	dir := t.TempDir()
 	out, err := exec.Command("bash", "../../scripts/build-sample-deb.sh", dir, version).CombinedOutput()
@@ -200,7 +200,7 @@ func sampleDeb(t *testing.T, version string) string {
 	return strings.TrimSpace(string(out[bytes.LastIndexByte(bytes.TrimSpace(out), '\n')+1:]))
 }
 
-func upload(t *testing.T, srv *server, path string) {
+func upload(t testing.TB, srv *server, path string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
