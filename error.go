@@ -10,7 +10,12 @@ const (
 	EINVALID  = "invalid"  // bad input: 400
 	ENOTFOUND = "notfound" // unknown bake or option: 404
 	ECONFLICT = "conflict" // state does not allow the operation: 409
-	EINTERNAL = "internal" // anything else: 500
+	// EUNAUTHORIZED is a mutating request without the API token: 401.
+	EUNAUTHORIZED = "unauthorized"
+	// EFORBIDDEN is a mutating request from outside the trusted networks
+	// when no API token is set, so none could be sent: 403.
+	EFORBIDDEN = "forbidden"
+	EINTERNAL  = "internal" // anything else: 500
 )
 
 // Error is Bakehouse's one error type. Field names the request field at

@@ -18,6 +18,9 @@ import (
 type Client struct {
 	BaseURL string
 	HTTP    *http.Client
+	// Token, when set, is sent as "Authorization: Bearer <Token>"; a
+	// server with an API token refuses mutating requests without it.
+	Token string
 }
 
 // NewClient returns a client for the server at baseURL.
@@ -47,6 +50,7 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ou
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	c.authorize(req)
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the Bakehouse server at %s (start it with `bakehouse serve`): %w", c.BaseURL, err)
@@ -70,6 +74,9 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ou
 		if msg == "" {
 			msg = strings.TrimSpace(string(data))
 		}
+		if resp.StatusCode == http.StatusUnauthorized && c.Token == "" {
+			msg += " Set BAKEHOUSE_TOKEN to the server's API token."
+		}
 		return nil, &apiError{Status: resp.StatusCode, Message: msg, Field: e.Field}
 	}
 	if out != nil {
@@ -80,6 +87,13 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ou
 		}
 	}
 	return resp.Header, nil
+}
+
+// authorize adds the bearer token, if any.
+func (c *Client) authorize(req *http.Request) {
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
 }
 
 func jsonBody(v any) io.Reader {
@@ -156,6 +170,7 @@ func (c *Client) FollowLogs(ctx context.Context, region, id string, w io.Writer)
 	if err != nil {
 		return err
 	}
+	c.authorize(req)
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach the Bakehouse server at %s: %w", c.BaseURL, err)

@@ -71,6 +71,10 @@ func statusOf(code string) int {
 		return http.StatusNotFound
 	case bakehouse.ECONFLICT:
 		return http.StatusConflict
+	case bakehouse.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case bakehouse.EFORBIDDEN:
+		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
 }
@@ -86,6 +90,8 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		exception = "com.netflix.spinnaker.kork.web.exceptions.NotFoundException"
 	case http.StatusInternalServerError:
 		exception = "java.lang.RuntimeException"
+	case http.StatusUnauthorized, http.StatusForbidden:
+		exception = "org.springframework.security.access.AccessDeniedException"
 	}
 	body := map[string]any{
 		"timestamp": nowMillis(),

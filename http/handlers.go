@@ -330,6 +330,15 @@ func (s *Server) handleListPackages() http.Handler {
 	})
 }
 
+// handleMetrics serves Prometheus metrics, or 404 when the server has
+// none.
+func (s *Server) handleMetrics() http.Handler {
+	if s.metrics == nil {
+		return s.handleNotFound()
+	}
+	return s.metrics
+}
+
 func (s *Server) handleNotFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, bakehouse.Errorf(bakehouse.ENOTFOUND, "No route for %s %s.", r.Method, strings.TrimSpace(r.URL.Path)))

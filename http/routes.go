@@ -2,32 +2,63 @@ package http
 
 import "net/http"
 
-// routes lists the whole API: Rosco's v1 surface first, then Bakehouse's
-// additions.
-func (s *Server) routes(mux *http.ServeMux) {
+// access says whether a route changes the bakery. Its zero value is
+// mutates, so a route added to the table without a word needs the API
+// token: forgetting costs a 401, not an open door.
+type access bool
+
+const (
+	// mutates: the route needs the API token (or a trusted network) when
+	// one is configured.
+	mutates access = false
+	// reads: the route changes nothing and stays open.
+	reads access = true
+)
+
+// route is one endpoint of the API.
+type route struct {
+	pattern string
+	handler func(*Server) http.Handler
+	access  access
+}
+
+// routeTable lists the whole API: Rosco's v1 surface first, then
+// Bakehouse's additions. Rosco's cancel is a GET but cancels, so it
+// mutates; the plan is a POST but only computes, so it reads.
+var routeTable = []route{
 	// Rosco v1.
-	mux.Handle("POST /api/v1/{region}/bake", s.handleBake())
-	mux.Handle("DELETE /api/v1/{region}/bake", s.handleDelete())
-	mux.Handle("GET /api/v1/{region}/status/{id}", s.handleStatus())
-	mux.Handle("GET /api/v1/{region}/bake/{id}", s.handleDetails())
-	mux.Handle("GET /api/v1/{region}/logs/{id}", s.handleLogs())
-	mux.Handle("GET /api/v1/{region}/logs/image/{imageId}", s.handleLogsByImage())
-	mux.Handle("GET /api/v1/{region}/cancel/{id}", s.handleCancel())
-	mux.Handle("POST /api/v1/bakes/delete-requests", s.handleDeleteRequests())
-	mux.Handle("GET /bakeOptions", s.handleBakeOptions())
-	mux.Handle("GET /bakeOptions/{provider}", s.handleBakeOptionsProvider())
-	mux.Handle("GET /bakeOptions/{provider}/baseImages/{id}", s.handleBaseImage())
-	mux.Handle("GET /status/instance", s.handleInstanceStatus())
-	mux.Handle("GET /status/all", s.handleAllStatus())
-	mux.Handle("GET /health", s.handleHealth())
+	{"POST /api/v1/{region}/bake", (*Server).handleBake, mutates},
+	{"DELETE /api/v1/{region}/bake", (*Server).handleDelete, mutates},
+	{"GET /api/v1/{region}/status/{id}", (*Server).handleStatus, reads},
+	{"GET /api/v1/{region}/bake/{id}", (*Server).handleDetails, reads},
+	{"GET /api/v1/{region}/logs/{id}", (*Server).handleLogs, reads},
+	{"GET /api/v1/{region}/logs/image/{imageId}", (*Server).handleLogsByImage, reads},
+	{"GET /api/v1/{region}/cancel/{id}", (*Server).handleCancel, mutates},
+	{"POST /api/v1/bakes/delete-requests", (*Server).handleDeleteRequests, mutates},
+	{"GET /bakeOptions", (*Server).handleBakeOptions, reads},
+	{"GET /bakeOptions/{provider}", (*Server).handleBakeOptionsProvider, reads},
+	{"GET /bakeOptions/{provider}/baseImages/{id}", (*Server).handleBaseImage, reads},
+	{"GET /status/instance", (*Server).handleInstanceStatus, reads},
+	{"GET /status/all", (*Server).handleAllStatus, reads},
+	{"GET /health", (*Server).handleHealth, reads},
 
 	// Bakehouse.
-	mux.Handle("POST /api/v1/{region}/bake/plan", s.handlePlan())
-	mux.Handle("GET /api/v1/bakes/{id}", s.handleRecord())
-	mux.Handle("PUT /api/v1/packages/{filename}", s.handlePutPackage())
-	mux.Handle("GET /api/v1/packages", s.handleListPackages())
-	if s.metrics != nil {
-		mux.Handle("GET /metrics", s.metrics)
+	{"POST /api/v1/{region}/bake/plan", (*Server).handlePlan, reads},
+	{"GET /api/v1/bakes/{id}", (*Server).handleRecord, reads},
+	{"PUT /api/v1/packages/{filename}", (*Server).handlePutPackage, mutates},
+	{"GET /api/v1/packages", (*Server).handleListPackages, reads},
+	{"GET /metrics", (*Server).handleMetrics, reads},
+	{"/", (*Server).handleNotFound, reads},
+}
+
+// routes registers routeTable on mux, each mutating route behind the
+// token check.
+func (s *Server) routes(mux *http.ServeMux) {
+	for _, rt := range routeTable {
+		h := rt.handler(s)
+		if rt.access == mutates {
+			h = s.guard(h)
+		}
+		mux.Handle(rt.pattern, h)
 	}
-	mux.Handle("/", s.handleNotFound())
 }

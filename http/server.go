@@ -54,6 +54,7 @@ type Server struct {
 	repo    Repo
 	metrics http.Handler
 	log     *slog.Logger
+	auth    *authorizer
 	now     func() time.Time
 	// Concurrency is shown in /status/instance.
 	Concurrency int

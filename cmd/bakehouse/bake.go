@@ -21,14 +21,22 @@ import (
 type clientFlags struct {
 	server string
 	output string
+	token  string
 }
 
 func (f *clientFlags) add(cmd *cobra.Command, e *env) {
 	cmd.Flags().StringVar(&f.server, "server", envOr(e, "BAKEHOUSE_SERVER", "http://127.0.0.1:8087"), "Bakehouse server URL")
 	cmd.Flags().StringVarP(&f.output, "output", "o", "text", "output format: text or json")
+	// The token comes from the environment only: a flag would show it in
+	// the process list and shell history.
+	f.token = e.getenv("BAKEHOUSE_TOKEN")
 }
 
-func (f *clientFlags) client() *bhttp.Client { return bhttp.NewClient(f.server) }
+func (f *clientFlags) client() *bhttp.Client {
+	c := bhttp.NewClient(f.server)
+	c.Token = f.token
+	return c
+}
 
 func (f *clientFlags) json() bool { return f.output == "json" }
 

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/bakehouse/bakehouse"
@@ -32,6 +34,17 @@ type serverConfig struct {
 	PackerPath string `yaml:"packerPath"`
 	// Instance is this server's name in /status/all. Default: hostname.
 	Instance string `yaml:"instance"`
+	// APIToken, when set, is the bearer token every mutating request
+	// (bake, cancel, delete, package upload) must carry. The environment
+	// variable BAKEHOUSE_API_TOKEN wins over it, so the secret can stay
+	// out of the file. Default: none (every request is let through).
+	APIToken string `yaml:"apiToken"`
+	// TrustedNetworks are CIDRs (or single addresses) whose mutating
+	// requests need no token: Orca cannot send one. Default: none.
+	TrustedNetworks []string `yaml:"trustedNetworks"`
+
+	// trusted is TrustedNetworks parsed, once, by loadConfig.
+	trusted []netip.Prefix
 }
 
 // defaultConfig is the embedded default: the docker provider with a Debian
@@ -87,6 +100,13 @@ func loadConfig(path, dataDir string) (fileConfig, error) {
 	if c.Bakehouse.Concurrency <= 0 {
 		c.Bakehouse.Concurrency = runtime.NumCPU()
 	}
+	for i, n := range c.Bakehouse.TrustedNetworks {
+		p, err := parseNetwork(n)
+		if err != nil {
+			return c, fmt.Errorf("config: bakehouse.trustedNetworks[%d] %q is not a CIDR such as 10.0.0.0/8 or 192.168.1.5/32 (nor a single address)", i, n)
+		}
+		c.Bakehouse.trusted = append(c.Bakehouse.trusted, p)
+	}
 	for _, d := range []struct{ name, v string }{{"bakehouse.bakeTimeout", c.Bakehouse.BakeTimeout}, {"bakehouse.cancelGrace", c.Bakehouse.CancelGrace}} {
 		if d.v != "" {
 			if _, err := time.ParseDuration(d.v); err != nil {
@@ -128,6 +148,21 @@ func merge(c *fileConfig, f fileConfig) {
 		c.AWS = f.AWS
 	}
 	c.Bakehouse = f.Bakehouse
+}
+
+// parseNetwork reads a CIDR, or a single address as the network of that
+// address alone.
+func parseNetwork(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func durationOr(s string, d time.Duration) time.Duration {

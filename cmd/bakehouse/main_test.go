@@ -25,6 +25,7 @@ type server struct {
 	dataDir string
 	cancel  context.CancelFunc
 	done    chan error
+	stderr  *lockedWriter // what the server logged
 }
 
 // testEnv returns the environment the program sees: the test process's,
@@ -52,16 +53,16 @@ func startServer(t testing.TB, dataDir, config string, over map[string]string) *
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	s := &server{dataDir: dataDir, cancel: cancel, done: make(chan error, 1)}
 	var stderr bytes.Buffer
+	s := &server{dataDir: dataDir, cancel: cancel, done: make(chan error, 1), stderr: &lockedWriter{w: &stderr}}
 	go func() {
-		err := run(ctx, args, testEnv(over), strings.NewReader(""), pw, &lockedWriter{w: &stderr})
+		err := run(ctx, args, testEnv(over), strings.NewReader(""), pw, s.stderr)
 		pw.CloseWithError(fmt.Errorf("server exited: %v", err))
 		s.done <- err
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	if err != nil {
-		t.Fatalf("server did not start: %v\n%s", err, stderr.String())
+		t.Fatalf("server did not start: %v\n%s", err, s.stderr.String())
 	}
 	go io.Copy(io.Discard, pr)
 	s.url = strings.TrimSpace(line)
@@ -94,6 +95,14 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// String returns what was written so far (the writer must be a
+// *bytes.Buffer).
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.(*bytes.Buffer).String()
 }
 
 // call makes an HTTP request and decodes a JSON answer into out (if not

@@ -38,6 +38,18 @@ func serveCmd(e *env) *cobra.Command {
 	return cmd
 }
 
+// exposureWarning is what serve warns when a bakery reachable from the
+// network takes mutating requests without a token, or "".
+func exposureWarning(a bhttp.Auth, loopback bool) string {
+	switch {
+	case loopback || a.Token != "":
+		return ""
+	case len(a.TrustedNetworks) > 0:
+		return "serving on a non-loopback address without an API token: only clients in bakehouse.trustedNetworks can bake, cancel, delete and upload; set bakehouse.apiToken or BAKEHOUSE_API_TOKEN for the others"
+	}
+	return "serving on a non-loopback address without an API token: anyone who reaches it can bake, cancel, delete and upload; set bakehouse.apiToken or BAKEHOUSE_API_TOKEN"
+}
+
 func envOr(e *env, key, def string) string {
 	if v := e.getenv(key); v != "" {
 		return v
@@ -193,9 +205,17 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 
 	srv := bhttp.NewServer(svc, repoAdapter{rp}, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log)
 	srv.Concurrency = cfg.Bakehouse.Concurrency
+	auth := bhttp.Auth{Token: cfg.Bakehouse.APIToken, TrustedNetworks: cfg.Bakehouse.trusted}
+	if t := e.getenv("BAKEHOUSE_API_TOKEN"); t != "" {
+		auth.Token = t
+	}
+	srv.SetAuth(auth)
 	if err := srv.Listen(addr); err != nil {
 		queue.Stop(context.Background())
 		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	if w := exposureWarning(auth, srv.LoopbackOnly()); w != "" {
+		log.Warn(w, "addr", addr)
 	}
 	// The bound URL is the first line of stdout, so that callers binding
 	// port 0 learn the port.
