@@ -2,14 +2,13 @@ package repo
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"time"
 
+	"pault.ag/go/debian/control"
+	"pault.ag/go/debian/deb"
 	"pault.ag/go/debian/version"
 )
 
@@ -68,29 +67,20 @@ func verify(path, filename string, p *Package) error {
 	}
 }
 
-// verifyDeb asks dpkg-deb for the control fields, which fails for anything
-// that is not a well-formed Debian package.
+// verifyDeb reads the package's control file (pault.ag/go/debian/deb),
+// which fails for anything that is not a Debian package whose control file
+// names its Package, Version and Architecture.
 func verifyDeb(path, filename string, p *Package) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var out, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "dpkg-deb", "--field", path, "Package", "Version", "Architecture")
-	cmd.Stdout = &out
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		if _, ok := err.(*exec.ExitError); !ok {
-			return fmt.Errorf("add %s: dpkg-deb: %w", filename, err)
-		}
-		return invalid("file", "%s is not a Debian package (dpkg-deb: %s): upload the .deb that dpkg-deb --build produced",
-			filename, strings.TrimSpace(strings.ReplaceAll(stderr.String(), path, filename)))
+	d, closeDeb, err := deb.LoadFile(path)
+	if err != nil {
+		return invalid("file", "%s is not a Debian package with a complete control file (%s): upload the .deb that dpkg-deb --build produced",
+			filename, strings.ReplaceAll(err.Error(), path, filename))
 	}
-	f := fields(out.String())
-	p.Name, p.Version, p.Architecture = f["Package"], f["Version"], f["Architecture"]
-	if p.Name == "" || p.Version == "" {
-		return invalid("file", "%s has no Package or Version field: rebuild it with a complete DEBIAN/control", filename)
-	}
-	if _, err := version.Parse(p.Version); err != nil {
-		return invalid("file", "%s has an invalid Version %q: %v", filename, p.Version, err)
+	defer closeDeb()
+	c := d.Control
+	p.Name, p.Version, p.Architecture = c.Package, c.Version.String(), c.Architecture.String()
+	if p.Name == "" || c.Version.Version == "" {
+		return invalid("file", "%s has an empty Package or Version field: rebuild it with a complete DEBIAN/control", filename)
 	}
 	return nil
 }
@@ -109,42 +99,41 @@ func verifyMagic(path, filename, magic, kind string) error {
 	return nil
 }
 
-// fields parses one control paragraph's single-line fields.
-func fields(paragraph string) map[string]string {
-	m := map[string]string{}
-	for _, line := range strings.Split(paragraph, "\n") {
-		if line == "" || line[0] == ' ' || line[0] == '\t' {
-			continue // continuation lines belong to multi-line fields we do not use
-		}
-		if k, v, ok := strings.Cut(line, ":"); ok {
-			m[k] = strings.TrimSpace(v)
-		}
-	}
-	return m
+// indexEntry is the part of a Packages paragraph the repository uses.
+// Version stays a string here: an entry whose version does not parse (a
+// file an operator copied in by hand) is skipped by highest, as apt would,
+// rather than making the whole index unreadable.
+type indexEntry struct {
+	Package      string
+	Version      string
+	Architecture string
+	Filename     string
+	Size         string
+	SHA256       string
 }
 
-// parseIndex reads a Packages file: paragraphs separated by blank lines.
+// parseIndex reads a Packages file with pault.ag/go/debian/control.
 func parseIndex(b []byte) ([]Package, error) {
-	var ps []Package
-	for _, para := range strings.Split(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n\n") {
-		if strings.TrimSpace(para) == "" {
-			continue
-		}
-		f := fields(para)
+	var entries []indexEntry
+	if err := control.Unmarshal(&entries, bytes.NewReader(b)); err != nil {
+		return nil, fmt.Errorf("parse index: %w", err)
+	}
+	ps := make([]Package, 0, len(entries))
+	for _, e := range entries {
 		p := Package{
-			Name:         f["Package"],
-			Version:      f["Version"],
-			Architecture: f["Architecture"],
-			Filename:     strings.TrimPrefix(f["Filename"], "./"),
-			SHA256:       f["SHA256"],
+			Name:         e.Package,
+			Version:      e.Version,
+			Architecture: e.Architecture,
+			Filename:     strings.TrimPrefix(e.Filename, "./"),
+			SHA256:       e.SHA256,
 		}
 		if p.Name == "" || p.Version == "" || p.Filename == "" {
-			return nil, fmt.Errorf("index entry without Package, Version or Filename: %.80q", para)
+			return nil, fmt.Errorf("index entry without Package, Version or Filename: %+v", e)
 		}
-		if s := f["Size"]; s != "" {
-			n, err := strconv.ParseInt(s, 10, 64)
+		if e.Size != "" {
+			n, err := strconv.ParseInt(e.Size, 10, 64)
 			if err != nil {
-				return nil, fmt.Errorf("package %s: bad Size %q", p.Name, s)
+				return nil, fmt.Errorf("package %s: bad Size %q", p.Name, e.Size)
 			}
 			p.Size = n
 		}
