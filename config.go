@@ -1,7 +1,6 @@
 package bakehouse
 
 import (
-	"encoding/json"
 	"slices"
 	"strings"
 )
@@ -65,9 +64,11 @@ type DockerConfig struct {
 type DockerBakeryDefaults struct {
 	// TargetRepository is the registry images are pushed to, e.g.
 	// "my-docker-repository:5000". Empty means no -var is sent.
-	TargetRepository string            `yaml:"targetRepository"`
-	TemplateFile     string            `yaml:"templateFile"`
-	BaseImages       []DockerBaseImage `yaml:"baseImages"`
+	TargetRepository string `yaml:"targetRepository"`
+	// TemplateFile is the Packer template in configDir. Default:
+	// docker.json, the template Bakehouse ships.
+	TemplateFile string            `yaml:"templateFile"`
+	BaseImages   []DockerBaseImage `yaml:"baseImages"`
 }
 
 // DockerBaseImage is one base OS a Docker bake may start from.
@@ -122,6 +123,8 @@ func (c AWSConfig) LabeledBase(os, vmType, label, region string) string {
 
 // AWSBakeryDefaults are the AWS provider's settings.
 type AWSBakeryDefaults struct {
+	// TemplateFile is the Packer template in configDir. Default:
+	// aws-ebs.json, the template Bakehouse ships.
 	TemplateFile string `yaml:"templateFile"`
 	// DefaultVirtualizationType replaces a missing vm_type (hvm or pv).
 	// Default: hvm.
@@ -182,21 +185,6 @@ func (l *StringList) UnmarshalYAML(unmarshal func(any) error) error {
 	}
 	var many []string
 	if err := unmarshal(&many); err != nil {
-		return err
-	}
-	*l = many
-	return nil
-}
-
-// UnmarshalJSON accepts a JSON array or a comma-separated string.
-func (l *StringList) UnmarshalJSON(data []byte) error {
-	var one string
-	if err := json.Unmarshal(data, &one); err == nil {
-		*l = splitCommaList(one)
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(data, &many); err != nil {
 		return err
 	}
 	*l = many

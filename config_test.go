@@ -1,8 +1,6 @@
 package bakehouse
 
 import (
-	"encoding/json"
-	"errors"
 	"reflect"
 	"slices"
 	"strings"
@@ -51,40 +49,6 @@ func TestConfigYAMLNames(t *testing.T) {
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("yaml names\n got %q\nwant %q", got, want)
-	}
-}
-
-func TestStringListAcceptsStringOrList(t *testing.T) {
-	var l StringList
-	if err := json.Unmarshal([]byte(`"aws-chroot.json, other.json,"`), &l); err != nil || !slices.Equal(l, []string{"aws-chroot.json", "other.json"}) {
-		t.Errorf("JSON string: %q, %v", l, err)
-	}
-	if err := json.Unmarshal([]byte(`["a.json","b.json"]`), &l); err != nil || !slices.Equal(l, []string{"a.json", "b.json"}) {
-		t.Errorf("JSON list: %q, %v", l, err)
-	}
-	if err := json.Unmarshal([]byte(`3`), &l); err == nil {
-		t.Error("JSON number: want error")
-	}
-	// The go-yaml unmarshaler interface, driven by a fake decoder.
-	scalar := func(v any) error {
-		if p, ok := v.(*string); ok {
-			*p = "aws-chroot.json"
-			return nil
-		}
-		return errors.New("not a list")
-	}
-	if err := l.UnmarshalYAML(scalar); err != nil || !slices.Equal(l, []string{"aws-chroot.json"}) {
-		t.Errorf("YAML scalar: %q, %v", l, err)
-	}
-	seq := func(v any) error {
-		if p, ok := v.(*[]string); ok {
-			*p = []string{"x.json", "y.json"}
-			return nil
-		}
-		return errors.New("not a string")
-	}
-	if err := l.UnmarshalYAML(seq); err != nil || !slices.Equal(l, []string{"x.json", "y.json"}) {
-		t.Errorf("YAML sequence: %q, %v", l, err)
 	}
 }
 

@@ -20,8 +20,12 @@ type Var struct {
 type Recipe struct {
 	BaseCommand  string // "sudo" for templates in templatesNeedingRoot, else ""
 	TemplateFile string // configDir/template
-	VarFile      string // configDir/var_file_name, or ""
-	Vars         []Var
+	// TemplateSetting names where TemplateFile came from (a config key,
+	// or the request's template_file_name), so that an error about a
+	// missing template says what to change.
+	TemplateSetting string
+	VarFile         string // configDir/var_file_name, or ""
+	Vars            []Var
 	// ImageName is the AMI name for aws; for docker the full reference
 	// repository/organization/name:tag (without "repository/" when
 	// targetRepository is empty).
@@ -89,9 +93,11 @@ func BuildRecipeWith(region string, req BakeRequest, cfg Config, now time.Time, 
 	case "aws":
 		r, params, base, err = awsRecipe(region, req, cfg, now, find)
 		template = cfg.AWS.BakeryDefaults.TemplateFile
+		r.TemplateSetting = "aws.bakeryDefaults.templateFile"
 	case "docker":
 		r, params, base, err = dockerRecipe(req, cfg, now)
 		template = cfg.Docker.BakeryDefaults.TemplateFile
+		r.TemplateSetting = "docker.bakeryDefaults.templateFile"
 	default:
 		return Recipe{}, Invalid("cloud_provider_type", "Unknown provider type '%s'.", provider)
 	}
@@ -123,9 +129,11 @@ func BuildRecipeWith(region string, req BakeRequest, cfg Config, now time.Time, 
 
 	if base.TemplateFile != "" {
 		template = base.TemplateFile
+		r.TemplateSetting = provider + ".bakeryDefaults.baseImages[id=" + base.ID + "].baseImage.templateFile"
 	}
 	if req.TemplateFileName != "" {
 		template = req.TemplateFileName
+		r.TemplateSetting = "template_file_name"
 	}
 	r.TemplateFile = inConfigDir(cfg.Rosco.ConfigDir, template)
 	if req.VarFileName != "" {

@@ -2,7 +2,10 @@ package bakery
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -53,7 +56,7 @@ func (s *Service) prepare(ctx context.Context, region string, req bakehouse.Bake
 		x.ResolvedPackages = append(x.ResolvedPackages, pk.Name+"="+pk.Version+"-"+pk.Release+":"+pk.Arch)
 	}
 	if x.TemplateDigest, err = s.digests.digest(recipe.TemplateFile); err != nil {
-		return nil, bakehouse.Invalid("template_file_name", "Template %s cannot be read (%v): install it in the template directory or pick another template_file_name.", recipe.TemplateFile, err)
+		return nil, templateError(recipe, err)
 	}
 	if recipe.VarFile != "" {
 		if x.VarFileDigest, err = s.digests.digest(recipe.VarFile); err != nil {
@@ -223,4 +226,18 @@ func reuseReason(b *bakehouse.BakeRecord) string {
 		return fmt.Sprintf("No changes detected; joined running bake %s", b.ID)
 	}
 	return fmt.Sprintf("No changes detected; reused existing bake %s", b.ID)
+}
+
+// templateError says which setting named a template that cannot be read
+// and which directory was searched: the field is template_file_name when
+// the request named it, else the config key (the operator's to fix).
+func templateError(r bakehouse.Recipe, err error) error {
+	dir, name := filepath.Dir(r.TemplateFile), filepath.Base(r.TemplateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = fs.ErrNotExist
+	}
+	if r.TemplateSetting == "template_file_name" {
+		return bakehouse.Invalid("template_file_name", "Template %s (template_file_name) cannot be read in %s (%v): install it there or pick another template_file_name.", name, dir, err)
+	}
+	return bakehouse.Invalid(r.TemplateSetting, "Template %s (named by %s in the bakery's config) cannot be read in %s (%v): install it there, or set %s to a template in that directory.", name, r.TemplateSetting, dir, err, r.TemplateSetting)
 }

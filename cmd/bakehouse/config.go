@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bakehouse/bakehouse"
+	"github.com/bakehouse/bakehouse/templates"
 	"github.com/goccy/go-yaml"
 )
 
@@ -96,6 +97,14 @@ func loadConfig(path, dataDir string) (fileConfig, error) {
 	}
 	if c.Rosco.ConfigDir == "" {
 		c.Rosco.ConfigDir = filepath.Join(dataDir, "templates")
+	}
+	// A provider section without templateFile bakes with the template
+	// Bakehouse ships for it (serve installs it in DATA_DIR/templates).
+	if c.AWS.BakeryDefaults.TemplateFile == "" {
+		c.AWS.BakeryDefaults.TemplateFile = templates.AWSEBSTemplate
+	}
+	if c.Docker.BakeryDefaults.TemplateFile == "" {
+		c.Docker.BakeryDefaults.TemplateFile = templates.DockerTemplate
 	}
 	if c.Bakehouse.Concurrency <= 0 {
 		c.Bakehouse.Concurrency = runtime.NumCPU()

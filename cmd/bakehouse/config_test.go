@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bakehouse/bakehouse/templates"
 )
 
 // TestExampleConfigs loads every shipped example config: a typo in one
@@ -52,5 +54,47 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := loadConfig(filepath.Join(t.TempDir(), "missing.yml"), t.TempDir()); err == nil {
 		t.Fatal("missing file: no error")
+	}
+}
+
+// TestConfigTemplatesNeedingRoot reads templatesNeedingRoot through the
+// YAML decoder serve uses, in both of rosco.yml's forms.
+func TestConfigTemplatesNeedingRoot(t *testing.T) {
+	for body, want := range map[string]string{
+		"templatesNeedingRoot: aws-chroot.json, other.json,\n":     "aws-chroot.json other.json",
+		"templatesNeedingRoot: [aws-chroot.json, \"x.json\"]\n":    "aws-chroot.json x.json",
+		"templatesNeedingRoot:\n  - aws-chroot.json\n  - y.json\n": "aws-chroot.json y.json",
+	} {
+		path := filepath.Join(t.TempDir(), "c.yml")
+		os.WriteFile(path, []byte(body), 0o644)
+		c, err := loadConfig(path, t.TempDir())
+		if err != nil {
+			t.Errorf("%q: %v", body, err)
+			continue
+		}
+		if got := strings.Join(c.TemplatesNeedingRoot, " "); got != want {
+			t.Errorf("%q: templatesNeedingRoot = %q, want %q", body, got, want)
+		}
+	}
+}
+
+// TestConfigTemplateFileDefault gives a provider section without
+// templateFile the template Bakehouse ships, and keeps one that is set.
+func TestConfigTemplateFileDefault(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yml")
+	os.WriteFile(path, []byte("aws:\n  enabled: true\ndocker:\n  enabled: true\n"), 0o644)
+	c, err := loadConfig(path, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.AWS.BakeryDefaults.TemplateFile; got != templates.AWSEBSTemplate {
+		t.Errorf("aws templateFile = %q, want %s", got, templates.AWSEBSTemplate)
+	}
+	if got := c.Docker.BakeryDefaults.TemplateFile; got != templates.DockerTemplate {
+		t.Errorf("docker templateFile = %q, want %s", got, templates.DockerTemplate)
+	}
+	os.WriteFile(path, []byte("aws:\n  enabled: true\n  bakeryDefaults:\n    templateFile: mine.json\n"), 0o644)
+	if c, err = loadConfig(path, t.TempDir()); err != nil || c.AWS.BakeryDefaults.TemplateFile != "mine.json" {
+		t.Errorf("configured templateFile = %q, %v; want mine.json", c.AWS.BakeryDefaults.TemplateFile, err)
 	}
 }
