@@ -72,7 +72,7 @@ func TestImageNamesConformance(t *testing.T) {
 					t.Errorf("Reference = %q, want %q", got, want)
 				}
 			default:
-				c.skip(t, "unknown kind "+tc.Kind)
+				t.Fatalf("unknown conformance case kind %q: add a test for it", tc.Kind)
 			}
 		})
 	}

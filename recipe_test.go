@@ -72,7 +72,7 @@ func TestPackerCommandsConformance(t *testing.T) {
 			case "source_ami_lookup":
 				testSourceAMILookupCase(t, file, tc)
 			default:
-				c.skip(t, "unknown kind "+tc.Kind)
+				t.Fatalf("unknown conformance case kind %q: add a test for it", tc.Kind)
 			}
 		})
 	}

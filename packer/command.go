@@ -82,7 +82,7 @@ var inheritedEnv = []string{
 	"DOCKER_HOST", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY", "DOCKER_CONFIG",
 }
 
-// Command builds the exec.Cmd for argv, the full argument list as the
+// command builds the exec.Cmd for argv, the full argument list as the
 // bakery computed it (["packer", "build", ...] or ["sudo", "packer", ...]),
 // with the "packer" token replaced by p's path. It is separate from Run so
 // that argv, environment and process settings can be checked without
@@ -91,16 +91,9 @@ var inheritedEnv = []string{
 //
 // The command runs in its own process group. When ctx is done, SIGINT goes
 // to the whole group (Packer then cancels the build and cleans up), and
-// SIGKILL follows to the whole group after the grace period. A caller that
-// runs the Cmd itself instead of using Run gets the same signals, but the
-// pending SIGKILL is not disarmed when Wait returns early; prefer Run.
-func (p *Packer) Command(ctx context.Context, argv []string, opts RunOptions) (*exec.Cmd, error) {
-	cmd, _, err := p.command(ctx, argv, opts)
-	return cmd, err
-}
-
-// command is Command, also returning the group signaler so that Run can
-// disarm the pending SIGKILL once the process has been reaped.
+// SIGKILL follows to the whole group after the grace period. The group
+// signaler is returned so that Run can disarm the pending SIGKILL once the
+// process has been reaped.
 func (p *Packer) command(ctx context.Context, argv []string, opts RunOptions) (*exec.Cmd, *groupSignaler, error) {
 	args, err := p.args(argv)
 	if err != nil {

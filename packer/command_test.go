@@ -34,41 +34,49 @@ func envMap(env []string) map[string]string {
 	return m
 }
 
+// TestCommandArgv checks the argv of the command Run starts. sudo is a
+// stand-in script on PATH, so the sudo form is checked without sudo
+// installed and without running anything.
 func TestCommandArgv(t *testing.T) {
 	p := testPacker(t)
+	bin := t.TempDir()
+	fakeSudo := filepath.Join(bin, "sudo")
+	if err := os.WriteFile(fakeSudo, []byte("#!/bin/sh\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
 	tests := []struct {
-		name string
-		argv []string
-		want []string // with "P" for p's path
+		name     string
+		argv     []string
+		wantPath string
+		want     []string // with "P" for p's path
 	}{
 		{"packer first",
-			[]string{"packer", "build", "-color=false", "-var", "packages=a b", "/t/aws.json"},
+			[]string{"packer", "build", "-color=false", "-var", "packages=a b", "/t/aws.json"}, p.ExecPath(),
 			[]string{"P", "build", "-color=false", "-var", "packages=a b", "/t/aws.json"}},
 		{"only the command token is replaced",
-			[]string{"packer", "build", "-var", "x=packer", "packer"},
+			[]string{"packer", "build", "-var", "x=packer", "packer"}, p.ExecPath(),
 			[]string{"P", "build", "-var", "x=packer", "packer"}},
-		{"sudo", []string{"sudo", "packer", "build", "t.json"}, []string{"sudo", "P", "build", "t.json"}},
+		{"sudo", []string{"sudo", "packer", "build", "-var", "a=packer", "t.json"}, fakeSudo,
+			[]string{"sudo", "P", "build", "-var", "a=packer", "t.json"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			argv := slices.Clone(tt.argv)
-			if _, err := os.Stat("/usr/bin/sudo"); tt.argv[0] == "sudo" && err != nil {
-				t.Skip("no sudo")
-			}
-			cmd, err := p.Command(context.Background(), argv, RunOptions{})
+			cmd, _, err := p.command(context.Background(), argv, RunOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := slices.Clone(tt.want)
 			want[slices.Index(want, "P")] = p.ExecPath()
-			if !slices.Equal(cmd.Args[1:], want[1:]) {
+			if !slices.Equal(cmd.Args, want) {
 				t.Errorf("args = %q, want %q", cmd.Args, want)
 			}
-			if want[0] == p.ExecPath() && cmd.Path != p.ExecPath() {
-				t.Errorf("path = %q, want %q", cmd.Path, p.ExecPath())
+			if cmd.Path != tt.wantPath {
+				t.Errorf("path = %q, want %q", cmd.Path, tt.wantPath)
 			}
 			if !slices.Equal(argv, tt.argv) {
-				t.Errorf("Command modified its argv: %q", argv)
+				t.Errorf("command modified its argv: %q", argv)
 			}
 			if cmd.SysProcAttr == nil || !cmd.SysProcAttr.Setpgid {
 				t.Error("command does not run in its own process group")
@@ -83,12 +91,14 @@ func TestCommandArgv(t *testing.T) {
 	}
 }
 
-func TestArgsSudo(t *testing.T) {
-	// Command itself needs sudo installed; the replacement rule does not.
+// TestCommandSudoMissing reports a missing sudo when the command is built,
+// not as a failed bake later.
+func TestCommandSudoMissing(t *testing.T) {
 	p := testPacker(t)
-	got, err := p.args([]string{"sudo", "packer", "build", "-var", "a=packer", "t.json"})
-	if want := []string{"sudo", p.ExecPath(), "build", "-var", "a=packer", "t.json"}; err != nil || !slices.Equal(got, want) {
-		t.Errorf("args = %q, %v; want %q", got, err, want)
+	t.Setenv("PATH", t.TempDir())
+	_, _, err := p.command(context.Background(), []string{"sudo", "packer", "build", "t.json"}, RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "sudo") {
+		t.Errorf("command without sudo on PATH: err = %v, want one naming sudo", err)
 	}
 }
 
@@ -103,9 +113,9 @@ func TestCommandRejectsOtherArgv(t *testing.T) {
 		{"/usr/bin/packer", "build"},
 		{"packer build -color=false t.json"}, // a shell string, not an argv
 	} {
-		_, err := p.Command(context.Background(), argv, RunOptions{})
+		_, _, err := p.command(context.Background(), argv, RunOptions{})
 		if !errors.Is(err, ErrArgv) {
-			t.Errorf("Command(%q) error = %v, want ErrArgv", argv, err)
+			t.Errorf("command(%q) error = %v, want ErrArgv", argv, err)
 		}
 	}
 }
@@ -119,7 +129,7 @@ func TestCommandEnv(t *testing.T) {
 	t.Setenv("LANG", "C.UTF-8")
 
 	dir := t.TempDir()
-	cmd, err := p.Command(context.Background(), []string{"packer", "build", "t.json"}, RunOptions{
+	cmd, _, err := p.command(context.Background(), []string{"packer", "build", "t.json"}, RunOptions{
 		Dir: dir,
 		Env: []string{"AWS_ACCESS_KEY_ID=AKIA", "LANG=en_US.UTF-8", "EMPTY="},
 	})
@@ -161,7 +171,7 @@ func TestCommandEnv(t *testing.T) {
 func TestCommandEnvWithoutDir(t *testing.T) {
 	p := testPacker(t)
 	t.Setenv("TMPDIR", "/var/tmp")
-	cmd, err := p.Command(context.Background(), []string{"packer", "version"},
+	cmd, _, err := p.command(context.Background(), []string{"packer", "version"},
 		RunOptions{Env: []string{"PACKER_CACHE_DIR=/shared/cache"}})
 	if err != nil {
 		t.Fatal(err)
@@ -182,14 +192,14 @@ func TestCommandManagedEnv(t *testing.T) {
 	p := testPacker(t)
 	dir := t.TempDir()
 	for _, kv := range []string{"CHECKPOINT_DISABLE=0", "PACKER_NO_COLOR=", "PACKER_CACHE_DIR=/x", "PACKER_TMP_DIR=/x", "TMPDIR=/x"} {
-		_, err := p.Command(context.Background(), []string{"packer", "build"}, RunOptions{Dir: dir, Env: []string{kv}})
+		_, _, err := p.command(context.Background(), []string{"packer", "build"}, RunOptions{Dir: dir, Env: []string{kv}})
 		var me *ManagedEnvError
 		if !errors.As(err, &me) || !strings.HasPrefix(kv, me.Name+"=") {
 			t.Errorf("Env %q: error %v, want *ManagedEnvError", kv, err)
 		}
 	}
 	for _, kv := range []string{"NOEQUALS", "=value"} {
-		if _, err := p.Command(context.Background(), []string{"packer", "build"}, RunOptions{Env: []string{kv}}); err == nil {
+		if _, _, err := p.command(context.Background(), []string{"packer", "build"}, RunOptions{Env: []string{kv}}); err == nil {
 			t.Errorf("Env %q accepted", kv)
 		}
 	}
@@ -197,7 +207,7 @@ func TestCommandManagedEnv(t *testing.T) {
 
 func TestCommandGracePeriod(t *testing.T) {
 	p := testPacker(t)
-	cmd, err := p.Command(context.Background(), []string{"packer"}, RunOptions{GracePeriod: time.Second})
+	cmd, _, err := p.command(context.Background(), []string{"packer"}, RunOptions{GracePeriod: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -126,13 +126,6 @@ func TestSplitImageRef(t *testing.T) {
 	}
 }
 
-func TestJobStatusSignal(t *testing.T) {
-	state, result, logs := JobStatus(-1, "killed\n")
-	if state != bakehouse.StateCanceled || *result != bakehouse.ResultFailure || logs != "killed\n" {
-		t.Errorf("JobStatus(-1) = %s %s %q", state, *result, logs)
-	}
-}
-
 func equalArtifacts(a, b []bakehouse.Artifact) bool {
 	return slices.EqualFunc(a, b, func(x, y bakehouse.Artifact) bool {
 		return x.Type == y.Type && x.Location == y.Location && x.Reference == y.Reference &&
