@@ -37,6 +37,10 @@ func decodeRequest(r *http.Request) (bakehouse.BakeRequest, error) {
 		return req, bakehouse.Invalid("body", "Request body is empty: send a JSON bake request such as {\"package\": \"mypkg\", \"base_os\": \"bookworm\"}.")
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
+		var be *bakehouse.Error
+		if errors.As(err, &be) {
+			return req, be // from a field's own decoder (extended_attributes)
+		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			return req, bakehouse.Invalid(te.Field, "Field '%s' has the wrong type (got a JSON %s, want %s).", te.Field, te.Value, jsonType(te.Type.Kind().String()))

@@ -58,6 +58,26 @@ func TestBakeInputChecks(t *testing.T) {
 			field: "base_os", says: []string{"base_os", "bookworm", "ubuntu"},
 		},
 		{name: "no package", body: `{"base_os": "ubuntu"}`, field: "package", says: []string{"package"}},
+		{
+			name:  "extended attribute that is an object",
+			body:  `{"package": "kato", "base_os": "ubuntu", "extended_attributes": {"copies": 2, "tags": {"a": "b"}}}`,
+			field: "extended_attributes.tags", says: []string{"extended_attributes.tags", "object"}, decode: true,
+		},
+		{
+			name:  "extended attribute that is a list",
+			body:  `{"package": "kato", "base_os": "ubuntu", "extended_attributes": {"copy_to": ["us-east-1"]}}`,
+			field: "extended_attributes.copy_to", says: []string{"extended_attributes.copy_to", "list", "comma-separated"}, decode: true,
+		},
+		{
+			name:  "extended attributes that are not an object",
+			body:  `{"package": "kato", "base_os": "ubuntu", "extended_attributes": "copies=2"}`,
+			field: "extended_attributes", says: []string{"extended_attributes", "object"}, decode: true,
+		},
+		{
+			name:  "extended attribute number out of range",
+			body:  `{"package": "kato", "base_os": "ubuntu", "extended_attributes": {"size": 1e400}}`,
+			field: "extended_attributes.size", says: []string{"extended_attributes.size", "1e400"}, decode: true,
+		},
 		{name: "unknown vm_type", body: `{"package": "kato", "base_os": "ubuntu", "vm_type": "hvm2"}`, field: "vm_type", says: []string{"hvm2"}},
 	}
 	for _, tt := range tests {
