@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -20,6 +21,10 @@ import (
 type fileConfig struct {
 	bakehouse.Config `yaml:",inline"`
 	Bakehouse        serverConfig `yaml:"bakehouse"`
+
+	// ignored are the file's settings Bakehouse does not use (Rosco's
+	// redis:, spectator:, ...), which serve lists once at start.
+	ignored []string
 }
 
 // serverConfig is the bakehouse: section.
@@ -85,15 +90,19 @@ func loadConfig(path, dataDir string) (fileConfig, error) {
 		if err != nil {
 			return c, fmt.Errorf("config: %w", err)
 		}
+		keys, err := checkKeys(b)
+		if err != nil {
+			return c, fmt.Errorf("config %s: %w", path, err)
+		}
+		if len(keys.unknown) > 0 {
+			return c, fmt.Errorf("config %s: %w", path, errors.Join(keys.unknown...))
+		}
 		var fc fileConfig
-		if err := yaml.UnmarshalWithOptions(b, &fc, yaml.Strict()); err != nil {
-			// Strict mode names unknown keys; retry leniently so that a
-			// rosco.yml with settings Bakehouse does not use still loads.
-			if err2 := yaml.Unmarshal(b, &fc); err2 != nil {
-				return c, fmt.Errorf("config %s: %w", path, err2)
-			}
+		if err := yaml.Unmarshal(b, &fc); err != nil {
+			return c, fmt.Errorf("config %s: %w", path, err)
 		}
 		merge(&c, fc)
+		c.ignored = keys.ignored
 	}
 	if c.Rosco.ConfigDir == "" {
 		c.Rosco.ConfigDir = filepath.Join(dataDir, "templates")

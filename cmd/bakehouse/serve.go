@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/bakehouse/bakehouse/aws"
@@ -94,6 +95,9 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 	cfg, err := loadConfig(configPath, dataDir)
 	if err != nil {
 		return err
+	}
+	if len(cfg.ignored) > 0 {
+		log.Warn("config: ignored: "+strings.Join(cfg.ignored, ", "), "why", "settings Bakehouse does not use", "config", configPath)
 	}
 	for _, d := range []string{dataDir, filepath.Join(dataDir, "templates"), filepath.Join(dataDir, "logs"), filepath.Join(dataDir, "work"), filepath.Join(dataDir, "cache")} {
 		if err := os.MkdirAll(d, 0o750); err != nil {
