@@ -20,6 +20,7 @@ type BakeRecord struct {
 	Reason     string // why this bake was started (what differed, or rebake)
 	Details    *Bake  // set when the bake completed successfully
 	Error      string // set when it failed: a one-line cause
+	Deleted    bool   // hidden from reuse by DELETE /api/v1/{region}/bake or a delete-request
 	JobID      int64  // queue job id
 	PID        int    // Packer's process id while it runs (its process group)
 	CreatedAt  time.Time
@@ -31,15 +32,6 @@ type BakeRecord struct {
 // Status returns the record's Rosco BakeStatus.
 func (r *BakeRecord) Status() BakeStatus {
 	return BakeStatus{ID: r.ID, State: r.State, Result: r.Result, ResourceID: r.ID}
-}
-
-// Reusable reports whether a request with the same key may get this bake
-// back instead of a new one: Rosco reuses RUNNING and COMPLETED/SUCCESS.
-func (r *BakeRecord) Reusable() bool {
-	if r.State == StateRunning {
-		return true
-	}
-	return r.State == StateCompleted && r.Result != nil && *r.Result == ResultSuccess
 }
 
 // Phase is the wall time of one step of a bake, for the details view and
@@ -86,20 +78,39 @@ type PlanReuse struct {
 	Reason string    `json:"reason"`
 }
 
-// CreateBakeParams asks the store to start a bake unless one with the same
-// key can be reused.
+// CreateBakeParams asks the store to insert Record, a new RUNNING bake
+// (and its queue job), unless Decide says otherwise. The rules (which bake
+// is reused, which ones a rebake supersedes) are the bakery's: the store
+// only offers the transaction, so that every store applies the same rules.
 type CreateBakeParams struct {
-	Record *BakeRecord // the new bake, State RUNNING
-	Rebake bool        // start a new bake even if one can be reused
+	Record *BakeRecord
+	// Decide is called inside the transaction that inserts Record, with
+	// every bake that has Record's key (deleted ones too), newest first.
+	// Between that read and the insert, no other CreateBake with the key
+	// can commit: identical requests that race make exactly one bake.
+	Decide func(existing []*BakeRecord) CreateDecision
+}
+
+// CreateDecision is the bakery's answer to the bakes that already have a
+// key: reuse one of them, or insert the new bake after ending some.
+type CreateDecision struct {
+	Reuse *BakeRecord // one of existing: nothing is written
+	// Supersede ends bakes of existing before the new one is inserted,
+	// each only if it is still RUNNING (as Finish does).
+	Supersede []FinishBakeParams
 }
 
 // CreateBakeResult is the store's answer: either the reused bake, or the new
-// one plus the running bakes it superseded (a rebake cancels them).
+// one plus the bakes it superseded (as they were before they were ended).
 type CreateBakeResult struct {
 	Bake       *BakeRecord
 	Reused     bool
 	Superseded []*BakeRecord
 }
+
+// ErrBakeExists is the error (ECONFLICT) of a CreateBake whose Record's id
+// is already taken; nothing was written. Check it with errors.Is.
+var ErrBakeExists = &Error{Code: ECONFLICT, Field: "request_id", Message: "A bake with this id already exists."}
 
 // FinishBakeParams records the end of a bake. It only applies to a bake that
 // is still RUNNING, so a late finish cannot overwrite a cancel.
@@ -118,15 +129,16 @@ type BakeFilter struct {
 	Limit int       // 0 for no limit
 }
 
-// BakeStore keeps bakes. Implementations make CreateBake atomic: identical
-// requests that race produce exactly one new bake.
+// BakeStore keeps bakes. It holds no bake rules (those are in package
+// bakery); it offers reads and atomic writes, and storetest.Exercise is
+// the contract every implementation passes. CreateBake is atomic:
+// identical requests that race produce exactly one new bake.
 type BakeStore interface {
-	CreateBake(ctx context.Context, p CreateBakeParams) (CreateBakeResult, error)
-	FindReusable(ctx context.Context, key string) (*BakeRecord, error)          // nil, nil when none
-	FindLatest(ctx context.Context, key string) (*BakeRecord, error)            // newest with the key, any state; nil when none
-	LatestByRoscoKey(ctx context.Context, roscoKey string) (*BakeRecord, error) // newest with the Rosco key; nil when none
-	Rekey(ctx context.Context, id, key string) error                            // a RUNNING bake's key once its base image is known
-	Bake(ctx context.Context, id string) (*BakeRecord, error)                   // ENOTFOUND when missing
+	CreateBake(ctx context.Context, p CreateBakeParams) (CreateBakeResult, error) // ErrBakeExists when Record's id is taken
+	BakesByKey(ctx context.Context, key string) ([]*BakeRecord, error)            // every bake with key, deleted ones too, newest first
+	LatestByRoscoKey(ctx context.Context, roscoKey string) (*BakeRecord, error)   // newest with the Rosco key; nil when none
+	Rekey(ctx context.Context, id, key string) error                              // a RUNNING bake's key once its base image is known
+	Bake(ctx context.Context, id string) (*BakeRecord, error)                     // ENOTFOUND when missing
 	MarkStarted(ctx context.Context, id string, pid int) error
 	Finish(ctx context.Context, p FinishBakeParams) (bool, error) // false when it was no longer RUNNING
 	DeleteByRoscoKey(ctx context.Context, roscoKey string) (string, error)

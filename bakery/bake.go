@@ -27,18 +27,19 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 	}
 	// Fast path: most repeated requests find a reusable bake without a
 	// write transaction.
+	var bakes []*bakehouse.BakeRecord
 	if !rebake {
-		existing, err := s.store.FindReusable(ctx, p.plan.BakeKey)
+		bakes, err = s.store.BakesByKey(ctx, p.plan.BakeKey)
 		if err != nil {
 			return BakeResponse{}, err
 		}
-		if existing != nil {
+		if existing := newestReusable(bakes); existing != nil {
 			s.metrics.requested("duplicate")
 			s.noteReuse(existing)
 			return BakeResponse{Status: existing.Status(), Reused: true, Reason: reuseReason(existing)}, nil
 		}
 	}
-	reason, err := s.newBakeReason(ctx, p, rebake)
+	reason, err := s.newBakeReason(ctx, p, bakes, rebake)
 	if err != nil {
 		return BakeResponse{}, err
 	}
@@ -57,11 +58,12 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 		s.secretRequests[id] = req
 		s.mu.Unlock()
 	}
-	res, err := s.store.CreateBake(ctx, bakehouse.CreateBakeParams{Record: rec, Rebake: rebake})
-	if err != nil && rec.ID == req.RequestID && bakehouse.ErrorCode(err) == bakehouse.EINTERNAL && strings.Contains(err.Error(), "UNIQUE") {
+	create := bakehouse.CreateBakeParams{Record: rec, Decide: decide(rec, rebake)}
+	res, err := s.store.CreateBake(ctx, create)
+	if errors.Is(err, bakehouse.ErrBakeExists) && rec.ID == req.RequestID {
 		// A request_id that names an earlier bake: make a fresh id.
 		rec.ID = s.NewID()
-		res, err = s.store.CreateBake(ctx, bakehouse.CreateBakeParams{Record: rec, Rebake: rebake})
+		res, err = s.store.CreateBake(ctx, create)
 	}
 	if rec.ID != id || err != nil || res.Reused {
 		s.mu.Lock()
@@ -83,8 +85,8 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 	}
 	for _, old := range res.Superseded {
 		s.metrics.finished(bakehouse.ResultFailure)
-		s.logs.Append(old.ID, "Bake canceled: superseded by rebake "+res.Bake.ID)
-		s.stop(ctx, old, fmt.Errorf("superseded by rebake %s", res.Bake.ID))
+		s.logs.Append(old.ID, "Bake canceled: "+supersededBy(res.Bake.ID))
+		s.stop(ctx, old, errors.New(supersededBy(res.Bake.ID)))
 	}
 	if rebake {
 		s.metrics.requested("rebake")
@@ -100,21 +102,18 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 	return BakeResponse{Status: res.Bake.Status(), Reason: reason}, nil
 }
 
-// newBakeReason says why a request gets a new bake: a rebake, no earlier
-// bake, or which input differs from the newest bake with the same Rosco
-// key (the inputs Rosco's key misses are the usual surprise).
-func (s *Service) newBakeReason(ctx context.Context, p *planned, rebake bool) (string, error) {
+// newBakeReason says why a request gets a new bake: a rebake, how the
+// newest bake with its key (bakes, newest first) ended, no earlier bake,
+// or which input differs from the newest bake with the same Rosco key
+// (the inputs Rosco's key misses are the usual surprise).
+func (s *Service) newBakeReason(ctx context.Context, p *planned, bakes []*bakehouse.BakeRecord, rebake bool) (string, error) {
 	if rebake {
 		return "rebake requested (rebake=1)", nil
 	}
-	prev, err := s.store.FindLatest(ctx, p.plan.BakeKey)
-	if err != nil {
-		return "", err
+	if r := previousReason(bakes); r != "" {
+		return r, nil
 	}
-	if prev != nil {
-		return fmt.Sprintf("previous bake %s with the same inputs ended %s/%s", prev.ID, prev.State, deref(prev.Result)), nil
-	}
-	prev, err = s.store.LatestByRoscoKey(ctx, p.plan.RoscoKey)
+	prev, err := s.store.LatestByRoscoKey(ctx, p.plan.RoscoKey)
 	if err != nil {
 		return "", err
 	}

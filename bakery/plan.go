@@ -210,7 +210,7 @@ func (s *Service) Plan(ctx context.Context, region string, req bakehouse.BakeReq
 		return bakehouse.Plan{}, err
 	}
 	if !rebake {
-		existing, err := s.store.FindReusable(ctx, p.plan.BakeKey)
+		existing, err := s.FindReusable(ctx, p.plan.BakeKey)
 		if err != nil {
 			return bakehouse.Plan{}, err
 		}

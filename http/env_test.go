@@ -183,8 +183,9 @@ func (e *env) seed(id, key, roscoKey string, req bakehouse.BakeRequest, plan bak
 	}
 	rec := &bakehouse.BakeRecord{ID: id, Key: key, RoscoKey: roscoKey, Region: region, Provider: "docker",
 		Request: req, Plan: plan, Reason: "seeded by the test", CreatedAt: time.Now().UTC()}
-	// Rebake: a seeded bake never joins another one with its key.
-	res, err := e.store.CreateBake(ctx, bakehouse.CreateBakeParams{Record: rec, Rebake: true})
+	// A seeded bake never joins another one with its key.
+	res, err := e.store.CreateBake(ctx, bakehouse.CreateBakeParams{Record: rec,
+		Decide: func([]*bakehouse.BakeRecord) bakehouse.CreateDecision { return bakehouse.CreateDecision{} }})
 	if err != nil || res.Reused || len(res.Superseded) > 0 {
 		e.t.Fatalf("seed bake %s: %v (reused %v, superseded %d)", id, err, res.Reused, len(res.Superseded))
 	}
@@ -242,7 +243,7 @@ func (e *env) status(id string) bakehouse.BakeStatus {
 // reusable is the bake a request with key would get back, or nil.
 func (e *env) reusable(key string) *bakehouse.BakeRecord {
 	e.t.Helper()
-	b, err := e.store.FindReusable(context.Background(), key)
+	b, err := e.svc.FindReusable(context.Background(), key)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/bakehouse/bakehouse"
+	sqlitedriver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 var _ bakehouse.BakeStore = (*BakeStore)(nil)
@@ -27,7 +29,7 @@ func NewBakeStore(db *DB, queue *Queue) *BakeStore {
 }
 
 const bakeColumns = `id, bake_key, rosco_key, region, provider, state, result, request, plan, reason,
-	details, error, job_id, pid, phases, created_at, started_at, finished_at`
+	details, error, job_id, pid, phases, created_at, started_at, finished_at, deleted`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -39,7 +41,7 @@ func scanBake(s scanner) (*bakehouse.BakeRecord, error) {
 		created, started, finished int64
 	)
 	err := s.Scan(&r.ID, &r.Key, &r.RoscoKey, &r.Region, &r.Provider, &r.State, &result, &request, &plan,
-		&r.Reason, &details, &r.Error, &r.JobID, &r.PID, &phases, &created, &started, &finished)
+		&r.Reason, &details, &r.Error, &r.JobID, &r.PID, &phases, &created, &started, &finished, &r.Deleted)
 	if err != nil {
 		return nil, err
 	}
@@ -82,34 +84,34 @@ func toMillis(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-const reusableWhere = `bake_key = ? AND deleted = 0 AND (state = 'RUNNING' OR (state = 'COMPLETED' AND result = 'SUCCESS'))`
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
 
-func findReusable(ctx context.Context, q queryer, key string) (*bakehouse.BakeRecord, error) {
-	row := q.QueryRowContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE `+reusableWhere+` ORDER BY created_at DESC, rowid DESC LIMIT 1`, key)
-	r, err := scanBake(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+func bakesByKey(ctx context.Context, q querier, key string) ([]*bakehouse.BakeRecord, error) {
+	rows, err := q.QueryContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE bake_key = ? ORDER BY created_at DESC, rowid DESC`, key)
+	if err != nil {
+		return nil, fmt.Errorf("bakes with key %s: %w", key, err)
 	}
-	return r, err
-}
-
-// FindReusable returns the newest RUNNING or COMPLETED/SUCCESS bake with key.
-func (s *BakeStore) FindReusable(ctx context.Context, key string) (*bakehouse.BakeRecord, error) {
-	return findReusable(ctx, s.db.db, key)
-}
-
-// FindLatest returns the newest bake with key in any state.
-func (s *BakeStore) FindLatest(ctx context.Context, key string) (*bakehouse.BakeRecord, error) {
-	row := s.db.db.QueryRowContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE bake_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`, key)
-	r, err := scanBake(row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+	defer rows.Close()
+	var out []*bakehouse.BakeRecord
+	for rows.Next() {
+		r, err := scanBake(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
 	}
-	return r, err
+	return out, rows.Err()
+}
+
+// BakesByKey returns every bake with key, deleted ones too, newest first.
+func (s *BakeStore) BakesByKey(ctx context.Context, key string) ([]*bakehouse.BakeRecord, error) {
+	return bakesByKey(ctx, s.db.db, key)
 }
 
 // LatestByRoscoKey returns the newest bake with a Rosco key, to explain
@@ -131,13 +133,15 @@ func (s *BakeStore) Rekey(ctx context.Context, id, key string) error {
 	return err
 }
 
-// CreateBake inserts p.Record unless a reusable bake with its key exists
-// (and no rebake was asked for). A rebake marks the running bakes with the
-// key CANCELED/FAILURE and returns them so the caller stops their Packer.
+// CreateBake reads the bakes with p.Record's key, asks p.Decide, and
+// applies its decision, all in one transaction. SQLite serializes write
+// transactions (the pool has one connection and BEGIN IMMEDIATE takes the
+// write lock), so no other CreateBake commits between the read and the
+// insert.
 func (s *BakeStore) CreateBake(ctx context.Context, p bakehouse.CreateBakeParams) (bakehouse.CreateBakeResult, error) {
 	rec := p.Record
-	if rec == nil || rec.ID == "" || rec.Key == "" {
-		return bakehouse.CreateBakeResult{}, bakehouse.Errorf(bakehouse.EINTERNAL, "create bake: record needs an id and a key")
+	if rec == nil || rec.ID == "" || rec.Key == "" || p.Decide == nil {
+		return bakehouse.CreateBakeResult{}, bakehouse.Errorf(bakehouse.EINTERNAL, "create bake: needs a record with an id and a key, and a Decide function")
 	}
 	tx, err := s.db.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -145,32 +149,31 @@ func (s *BakeStore) CreateBake(ctx context.Context, p bakehouse.CreateBakeParams
 	}
 	defer tx.Rollback()
 
-	existing, err := findReusable(ctx, tx, rec.Key)
+	existing, err := bakesByKey(ctx, tx, rec.Key)
 	if err != nil {
-		return bakehouse.CreateBakeResult{}, fmt.Errorf("find reusable: %w", err)
+		return bakehouse.CreateBakeResult{}, err
 	}
-	if existing != nil && !p.Rebake {
-		return bakehouse.CreateBakeResult{Bake: existing, Reused: true}, tx.Commit()
+	d := p.Decide(existing)
+	if d.Reuse != nil {
+		return bakehouse.CreateBakeResult{Bake: d.Reuse, Reused: true}, tx.Commit()
+	}
+	byID := make(map[string]*bakehouse.BakeRecord, len(existing))
+	for _, r := range existing {
+		byID[r.ID] = r
 	}
 	now := s.db.Now()
 	var superseded []*bakehouse.BakeRecord
-	if p.Rebake {
-		rows, err := tx.QueryContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE bake_key = ? AND state = 'RUNNING'`, rec.Key)
+	for _, f := range d.Supersede {
+		old := byID[f.ID]
+		if old == nil {
+			return bakehouse.CreateBakeResult{}, bakehouse.Errorf(bakehouse.EINTERNAL, "create bake %s: cannot supersede %s, which does not have its key", rec.ID, f.ID)
+		}
+		ok, err := finish(ctx, tx, f, now)
 		if err != nil {
-			return bakehouse.CreateBakeResult{}, fmt.Errorf("find running: %w", err)
+			return bakehouse.CreateBakeResult{}, err
 		}
-		for rows.Next() {
-			r, err := scanBake(rows)
-			if err != nil {
-				rows.Close()
-				return bakehouse.CreateBakeResult{}, err
-			}
-			superseded = append(superseded, r)
-		}
-		rows.Close()
-		if _, err := tx.ExecContext(ctx, `UPDATE bakes SET state = 'CANCELED', result = 'FAILURE', finished_at = ?,
-			error = 'superseded by rebake ' || ? WHERE bake_key = ? AND state = 'RUNNING'`, now.UnixMilli(), rec.ID, rec.Key); err != nil {
-			return bakehouse.CreateBakeResult{}, fmt.Errorf("cancel running: %w", err)
+		if ok {
+			superseded = append(superseded, old)
 		}
 	}
 	if rec.CreatedAt.IsZero() {
@@ -214,6 +217,10 @@ func insertBake(ctx context.Context, tx *sql.Tx, r *bakehouse.BakeRecord) error 
 		reason, error, phases, created_at, execution_id) VALUES (?, ?, ?, ?, ?, 'RUNNING', NULL, ?, ?, ?, '', ?, ?, ?)`,
 		r.ID, r.Key, r.RoscoKey, r.Region, r.Provider, string(request), string(plan), r.Reason, string(phases), toMillis(r.CreatedAt),
 		r.Request.SpinnakerExecutionID)
+	var serr *sqlitedriver.Error
+	if errors.As(err, &serr) && serr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
+		return fmt.Errorf("insert bake %s: %w", r.ID, bakehouse.ErrBakeExists)
+	}
 	if err != nil {
 		return fmt.Errorf("insert bake %s: %w", r.ID, err)
 	}
@@ -245,6 +252,10 @@ func (s *BakeStore) MarkStarted(ctx context.Context, id string, pid int) error {
 
 // Finish moves a RUNNING bake to its final state in one statement.
 func (s *BakeStore) Finish(ctx context.Context, p bakehouse.FinishBakeParams) (bool, error) {
+	return finish(ctx, s.db.db, p, s.db.Now())
+}
+
+func finish(ctx context.Context, db execer, p bakehouse.FinishBakeParams, now time.Time) (bool, error) {
 	if p.State == bakehouse.StateRunning || (p.Result != bakehouse.ResultSuccess && p.Result != bakehouse.ResultFailure) {
 		return false, bakehouse.Errorf(bakehouse.EINTERNAL, "finish bake %s: invalid final state %s/%s", p.ID, p.State, p.Result)
 	}
@@ -260,8 +271,8 @@ func (s *BakeStore) Finish(ctx context.Context, p bakehouse.FinishBakeParams) (b
 	if err != nil {
 		return false, err
 	}
-	res, err := s.db.db.ExecContext(ctx, `UPDATE bakes SET state = ?, result = ?, details = ?, error = ?, phases = ?, finished_at = ?, pid = 0
-		WHERE id = ? AND state = 'RUNNING'`, p.State, p.Result, details, p.Error, string(phases), s.db.Now().UnixMilli(), p.ID)
+	res, err := db.ExecContext(ctx, `UPDATE bakes SET state = ?, result = ?, details = ?, error = ?, phases = ?, finished_at = ?, pid = 0
+		WHERE id = ? AND state = 'RUNNING'`, p.State, p.Result, details, p.Error, string(phases), now.UnixMilli(), p.ID)
 	if err != nil {
 		return false, fmt.Errorf("finish bake %s: %w", p.ID, err)
 	}

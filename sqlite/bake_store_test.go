@@ -45,7 +45,8 @@ func TestReopenKeepsBakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := sqlite.NewBakeStore(db, nil)
-	if _, err := s.CreateBake(ctx, bakehouse.CreateBakeParams{Record: &bakehouse.BakeRecord{ID: "x", Key: "k", RoscoKey: "k"}}); err != nil {
+	if _, err := s.CreateBake(ctx, bakehouse.CreateBakeParams{Record: &bakehouse.BakeRecord{ID: "x", Key: "k", RoscoKey: "k"},
+		Decide: func([]*bakehouse.BakeRecord) bakehouse.CreateDecision { return bakehouse.CreateDecision{} }}); err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
