@@ -10,8 +10,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bakehouse/bakehouse"
+	"github.com/bakehouse/bakehouse/storetest"
 )
 
 // apiTests maps each case id of api.json to its test. TestConformanceAPI
@@ -267,14 +269,18 @@ func testCreateUnknownProvider(a *apiTest) {
 // testCreateRace is the equivalent of Rosco's lock wait: identical
 // requests racing get one bake, and every loser is answered with the
 // winner's status. The winner is whichever request commits first, so
-// the expected body's id is the winner's.
+// the expected body's id is the winner's. A barrier holds every create
+// until all requests have found nothing to reuse outside the transaction,
+// so that only the check inside it keeps them to one bake, in every run.
 func testCreateRace(a *apiTest) {
-	e := newEnv(a.T)
+	const n = 8
+	e := newEnv(a.T, withStore(func(s bakehouse.BakeStore) bakehouse.BakeStore {
+		return storetest.NewCreateBarrier(s, n, 20*time.Second)
+	}))
 	var holder bakeStatus
 	if err := json.Unmarshal(a.c.Expected.Body, &holder); err != nil {
 		a.Fatal(err)
 	}
-	const n = 8
 	res := make([]*response, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup

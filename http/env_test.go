@@ -61,19 +61,35 @@ type env struct {
 	t      *testing.T
 	svc    *bakery.Service
 	store  *sqlite.BakeStore
+	queue  *sqlite.Queue // nil unless withQueue
 	reg    *prometheus.Registry
 	packer *fakePacker
 	logDir string
 	srv    *httptest.Server
 }
 
-type envOption func(*bakery.Config)
+// envSetup is what envOptions change before the bakery is built.
+type envSetup struct {
+	cfg   bakery.Config
+	wrap  func(bakehouse.BakeStore) bakehouse.BakeStore
+	queue *sqlite.QueueConfig // nil: no queue, tests run bakes with runBake
+}
 
-func withInstance(name string) envOption { return func(c *bakery.Config) { c.Instance = name } }
+type envOption func(*envSetup)
+
+func withInstance(name string) envOption { return func(s *envSetup) { s.cfg.Instance = name } }
 
 func withRosco(f func(*bakehouse.Config)) envOption {
-	return func(c *bakery.Config) { f(&c.Rosco) }
+	return func(s *envSetup) { f(&s.cfg.Rosco) }
 }
+
+// withStore gives the bakery wrap(store) instead of the SQLite store.
+func withStore(wrap func(bakehouse.BakeStore) bakehouse.BakeStore) envOption {
+	return func(s *envSetup) { s.wrap = wrap }
+}
+
+// withQueue runs bakes through the real queue, started, as serve does.
+func withQueue(cfg sqlite.QueueConfig) envOption { return func(s *envSetup) { s.queue = &cfg } }
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
@@ -91,23 +107,46 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	store := sqlite.NewBakeStore(db, nil)
 	reg := prometheus.NewRegistry()
 	pk := newFakePacker()
-	cfg := bakery.Config{
+	setup := envSetup{cfg: bakery.Config{
 		Rosco: testConfig(configDir), WorkDir: filepath.Join(dir, "work"), LogDir: filepath.Join(dir, "logs"),
 		BakeTimeout: time.Minute, CancelGrace: time.Second,
-	}
+	}}
 	for _, o := range opts {
-		o(&cfg)
+		o(&setup)
 	}
-	svc, err := bakery.New(cfg, bakery.Deps{Store: store, Packer: pk, Docker: fakeDocker{}, Metrics: bakery.NewMetrics(reg)})
+	cfg := setup.cfg
+	var svc *bakery.Service
+	var queue *sqlite.Queue
+	if setup.queue != nil {
+		queue, err = sqlite.NewQueue(context.Background(), db, func(ctx context.Context, id string) error { return svc.RunBake(ctx, id) }, *setup.queue)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := sqlite.NewBakeStore(db, queue)
+	var bakeStore bakehouse.BakeStore = store
+	if setup.wrap != nil {
+		bakeStore = setup.wrap(store)
+	}
+	svc, err = bakery.New(cfg, bakery.Deps{Store: bakeStore, Packer: pk, Docker: fakeDocker{}, Metrics: bakery.NewMetrics(reg)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if queue != nil {
+		svc.SetQueue(queue)
+		if err := queue.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			pk.set(func(p *fakePacker) { p.block = false })
+			queue.Stop(context.Background())
+		})
+	}
 	srv := httptest.NewServer(bhttp.NewServer(svc, nil, nil, nil).Handler())
 	t.Cleanup(srv.Close)
-	return &env{t: t, svc: svc, store: store, reg: reg, packer: pk, logDir: cfg.LogDir, srv: srv}
+	return &env{t: t, svc: svc, store: store, queue: queue, reg: reg, packer: pk, logDir: cfg.LogDir, srv: srv}
 }
 
 // response is an HTTP answer, read whole.

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bakehouse/bakehouse"
+	"github.com/bakehouse/bakehouse/storetest"
 )
 
 var helloRequest = map[string]any{
@@ -126,14 +129,19 @@ func TestBakeReuseRebake(t *testing.T) {
 }
 
 // TestIdenticalRequestsRaceToOneBake sends 20 identical requests at once:
-// exactly one Packer process runs and every request gets its bake.
+// exactly one Packer process runs and every request gets its bake. A
+// barrier holds every create until all requests have found nothing to
+// reuse outside the transaction, so that only the check inside it keeps
+// them to one bake, in every run.
 func TestIdenticalRequestsRaceToOneBake(t *testing.T) {
 	needBakeTools(t)
+	const n = 20
 	cfg, starts := countingPacker(t)
-	srv := startServer(t, t.TempDir(), cfg, nil)
+	srv := startServerWith(t, t.TempDir(), cfg, nil, func(s bakehouse.BakeStore) bakehouse.BakeStore {
+		return storetest.NewCreateBarrier(s, n, time.Minute)
+	})
 	upload(t, srv, sampleDeb(t, "0.5.0-h5.c4baff4"))
 	req := with(helloRequest, "ami_name", "race-test")
-	const n = 20
 	ids := make([]string, n)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/bakehouse/bakehouse"
 	"github.com/spf13/cobra"
 )
 
@@ -29,11 +30,18 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// wrapStore, when set, wraps the bake store serve builds: tests hold
+	// or break store calls through it (racing requests, a failing write).
+	wrapStore func(bakehouse.BakeStore) bakehouse.BakeStore
 }
 
 // run runs the bakehouse command line.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	return (&env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}).run(ctx, args)
+}
+
+func (e *env) run(ctx context.Context, args []string) error {
+	stdin, stdout, stderr := e.stdin, e.stdout, e.stderr
 	root := &cobra.Command{
 		Use:           "bakehouse",
 		Short:         "Bakehouse bakes packages into machine images with Packer (a Rosco-compatible bakery)",

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bakehouse/bakehouse"
 	"github.com/bakehouse/bakehouse/docker/dockertest"
 )
 
@@ -43,6 +44,12 @@ func testEnv(over map[string]string) func(string) string {
 // optional config file, and returns once it printed its URL.
 func startServer(t testing.TB, dataDir, config string, over map[string]string) *server {
 	t.Helper()
+	return startServerWith(t, dataDir, config, over, nil)
+}
+
+// startServerWith is startServer with the bake store wrapped by wrap.
+func startServerWith(t testing.TB, dataDir, config string, over map[string]string, wrap func(bakehouse.BakeStore) bakehouse.BakeStore) *server {
+	t.Helper()
 	args := []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}
 	if config != "" {
 		path := filepath.Join(t.TempDir(), "bakehouse.yml")
@@ -56,7 +63,8 @@ func startServer(t testing.TB, dataDir, config string, over map[string]string) *
 	var stderr bytes.Buffer
 	s := &server{dataDir: dataDir, cancel: cancel, done: make(chan error, 1), stderr: &lockedWriter{w: &stderr}}
 	go func() {
-		err := run(ctx, args, testEnv(over), strings.NewReader(""), pw, s.stderr)
+		e := &env{getenv: testEnv(over), stdin: strings.NewReader(""), stdout: pw, stderr: s.stderr, wrapStore: wrap}
+		err := e.run(ctx, args)
 		pw.CloseWithError(fmt.Errorf("server exited: %v", err))
 		s.done <- err
 	}()
