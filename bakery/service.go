@@ -57,10 +57,14 @@ type AWSImages interface {
 	ImageByName(ctx context.Context, region, name string) (id string, found bool, err error)
 }
 
-// Queue cancels queued jobs; running ones are canceled through their
-// context.
+// Queue is what the bakery needs from the bake queue: canceling a queued
+// job (running ones are canceled through their context), and telling a
+// bake whose job still waits or runs from one whose job has ended.
 type Queue interface {
 	Cancel(ctx context.Context, jobID int64) error
+	// JobAlive reports whether the job is still waiting to run or
+	// running; false when it ended or does not exist.
+	JobAlive(ctx context.Context, jobID int64) (bool, error)
 }
 
 // Config is the service's configuration.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // bakeArgs is the queue job that runs one bake.
@@ -122,10 +124,31 @@ func (q *Queue) Cancel(ctx context.Context, jobID int64) error {
 		return nil
 	}
 	_, err := q.client.JobCancel(ctx, jobID)
-	if err != nil && err != river.ErrNotFound {
+	if err != nil && !errors.Is(err, river.ErrNotFound) {
 		return err
 	}
 	return nil
+}
+
+// JobAlive reports whether a job is still waiting to run or running. With
+// one attempt per job, a job that completed, was canceled or discarded (its
+// worker returned an error or panicked) will never run again.
+func (q *Queue) JobAlive(ctx context.Context, jobID int64) (bool, error) {
+	if jobID == 0 {
+		return false, nil
+	}
+	job, err := q.client.JobGet(ctx, jobID)
+	if errors.Is(err, river.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	switch job.State {
+	case rivertype.JobStateCompleted, rivertype.JobStateCancelled, rivertype.JobStateDiscarded:
+		return false, nil
+	}
+	return true, nil
 }
 
 func (q *Queue) insertTx(ctx context.Context, tx *sql.Tx, bakeID string) (int64, error) {

@@ -66,27 +66,10 @@ func startProcess(t *testing.T, dataDir string) (*exec.Cmd, *server) {
 	return cmd, &server{url: strings.TrimSpace(line), dataDir: dataDir}
 }
 
-// packerProcesses lists the pids of packer processes whose command line
-// mentions s.
-func packerProcesses(s string) []string {
-	var pids []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil {
-			continue
-		}
-		cl := strings.ReplaceAll(string(b), "\x00", " ")
-		if strings.Contains(cl, "packer") && strings.Contains(cl, s) && !strings.Contains(cl, "go test") {
-			pids = append(pids, e.Name())
-		}
-	}
-	return pids
-}
-
 // TestKill9Restart kills the server while Packer runs, starts it again on
 // the same data directory, and checks that the orphaned bake is failed
-// within seconds and leaves no Packer process and no build container.
+// within seconds and leaves no Packer process and no build container. If
+// it fails, its cleanup kills them.
 func TestKill9Restart(t *testing.T) {
 	needBakeTools(t)
 	dataDir := t.TempDir()
@@ -97,8 +80,9 @@ func TestKill9Restart(t *testing.T) {
 	if code, body, _ := call(t, "POST", srv.url+"/api/v1/global/bake", with(helloRequest, "template_file_name", "slow.json"), &st); code != 200 {
 		t.Fatalf("bake: %d %s", code, body)
 	}
+	cleanupBake(t, st.ID)
 	waitLog(t, srv, st.ID, "slow-start", 2*time.Minute)
-	if len(packerProcesses(st.ID)) == 0 && len(packerProcesses("slow.json")) == 0 {
+	if len(bakeProcesses(st.ID)) == 0 {
 		t.Fatalf("no packer process found while the bake runs")
 	}
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -117,10 +101,10 @@ func TestKill9Restart(t *testing.T) {
 		t.Fatalf("log does not keep Packer's output and say why the bake ended:\n%s", logs)
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) && (len(packerProcesses("slow.json")) > 0 || labelledContainers(t, st.ID) != "") {
+	for time.Now().Before(deadline) && (len(bakeProcesses(st.ID)) > 0 || labelledContainers(t, st.ID) != "") {
 		time.Sleep(200 * time.Millisecond)
 	}
-	if p := packerProcesses("slow.json"); len(p) > 0 {
+	if p := bakeProcesses(st.ID); len(p) > 0 {
 		t.Fatalf("packer processes left after restart: %v", p)
 	}
 	if c := labelledContainers(t, st.ID); c != "" {

@@ -176,6 +176,9 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 		return err
 	}
 	deps.Store = sqlite.NewBakeStore(db, queue)
+	if e.wrapStore != nil {
+		deps.Store = e.wrapStore(deps.Store)
+	}
 	passEnv := environ(e, awsEnv...)
 	var secretEnv []string
 	for _, k := range awsSecretEnv {
@@ -206,6 +209,14 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 	if err := queue.Start(ctx); err != nil {
 		return fmt.Errorf("start queue: %w", err)
 	}
+	// After the start, a bake left RUNNING by a worker that is gone (its
+	// finishing write failed, or it panicked) is ended within seconds.
+	rescuer := bakery.NewRescuer(svc, bakery.RescueInterval)
+	if err := rescuer.Start(ctx); err != nil {
+		queue.Stop(context.Background())
+		return err
+	}
+	defer rescuer.Stop()
 
 	srv := bhttp.NewServer(svc, repoAdapter{rp}, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log)
 	srv.Concurrency = cfg.Bakehouse.Concurrency
@@ -215,6 +226,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 	}
 	srv.SetAuth(auth)
 	if err := srv.Listen(addr); err != nil {
+		rescuer.Stop()
 		queue.Stop(context.Background())
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
@@ -235,6 +247,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)
+	rescuer.Stop()
 	// Stopping the queue cancels running bakes: Packer gets SIGINT and
 	// the bakes end CANCELED, so nothing is left RUNNING.
 	queue.Stop(sctx)
