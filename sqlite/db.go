@@ -50,9 +50,6 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return d, nil
 }
 
-// SQL returns the underlying pool, for the queue.
-func (d *DB) SQL() *sql.DB { return d.db }
-
 // Close closes the database.
 func (d *DB) Close() error { return d.db.Close() }
 
