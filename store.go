@@ -135,10 +135,13 @@ type BakeFilter struct {
 // identical requests that race produce exactly one new bake.
 type BakeStore interface {
 	CreateBake(ctx context.Context, p CreateBakeParams) (CreateBakeResult, error) // ErrBakeExists when Record's id is taken
-	BakesByKey(ctx context.Context, key string) ([]*BakeRecord, error)            // every bake with key, deleted ones too, newest first
-	LatestByRoscoKey(ctx context.Context, roscoKey string) (*BakeRecord, error)   // newest with the Rosco key; nil when none
-	Rekey(ctx context.Context, id, key string) error                              // a RUNNING bake's key once its base image is known
-	Bake(ctx context.Context, id string) (*BakeRecord, error)                     // ENOTFOUND when missing
+	// BakesByKey calls yield with every bake with key, deleted ones too,
+	// newest first, until yield returns false: a reuse reads only as far
+	// as the first reusable bake, however many the key has.
+	BakesByKey(ctx context.Context, key string, yield func(*BakeRecord) bool) error
+	LatestByRoscoKey(ctx context.Context, roscoKey string) (*BakeRecord, error) // newest with the Rosco key; nil when none
+	Rekey(ctx context.Context, id, key string) error                            // a RUNNING bake's key once its base image is known
+	Bake(ctx context.Context, id string) (*BakeRecord, error)                   // ENOTFOUND when missing
 	MarkStarted(ctx context.Context, id string, pid int) error
 	Finish(ctx context.Context, p FinishBakeParams) (bool, error) // false when it was no longer RUNNING
 	DeleteByRoscoKey(ctx context.Context, roscoKey string) (string, error)

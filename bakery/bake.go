@@ -27,19 +27,20 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 	}
 	// Fast path: most repeated requests find a reusable bake without a
 	// write transaction.
-	var bakes []*bakehouse.BakeRecord
+	var newest *bakehouse.BakeRecord
 	if !rebake {
-		bakes, err = s.store.BakesByKey(ctx, p.plan.BakeKey)
+		var existing *bakehouse.BakeRecord
+		existing, newest, err = s.lookup(ctx, p.plan.BakeKey)
 		if err != nil {
 			return BakeResponse{}, err
 		}
-		if existing := newestReusable(bakes); existing != nil {
+		if existing != nil {
 			s.metrics.requested("duplicate")
 			s.noteReuse(existing)
 			return BakeResponse{Status: existing.Status(), Reused: true, Reason: reuseReason(existing)}, nil
 		}
 	}
-	reason, err := s.newBakeReason(ctx, p, bakes, rebake)
+	reason, err := s.newBakeReason(ctx, p, newest, rebake)
 	if err != nil {
 		return BakeResponse{}, err
 	}
@@ -103,14 +104,14 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 }
 
 // newBakeReason says why a request gets a new bake: a rebake, how the
-// newest bake with its key (bakes, newest first) ended, no earlier bake,
-// or which input differs from the newest bake with the same Rosco key
-// (the inputs Rosco's key misses are the usual surprise).
-func (s *Service) newBakeReason(ctx context.Context, p *planned, bakes []*bakehouse.BakeRecord, rebake bool) (string, error) {
+// newest bake with its key ended, no earlier bake, or which input differs
+// from the newest bake with the same Rosco key (the inputs Rosco's key
+// misses are the usual surprise).
+func (s *Service) newBakeReason(ctx context.Context, p *planned, newest *bakehouse.BakeRecord, rebake bool) (string, error) {
 	if rebake {
 		return "rebake requested (rebake=1)", nil
 	}
-	if r := previousReason(bakes); r != "" {
+	if r := previousReason(newest); r != "" {
 		return r, nil
 	}
 	prev, err := s.store.LatestByRoscoKey(ctx, p.plan.RoscoKey)

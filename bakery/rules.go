@@ -34,6 +34,23 @@ func newestReusable(bakes []*bakehouse.BakeRecord) *bakehouse.BakeRecord {
 	return nil
 }
 
+// lookup reads the bakes with key, newest first, as far as the first
+// reusable one: it returns that one (nil when none) and the newest bake
+// with the key (nil when none), which says why a new bake is needed.
+func (s *Service) lookup(ctx context.Context, key string) (reuse, newest *bakehouse.BakeRecord, err error) {
+	err = s.store.BakesByKey(ctx, key, func(b *bakehouse.BakeRecord) bool {
+		if newest == nil {
+			newest = b
+		}
+		if reusable(b) {
+			reuse = b
+			return false
+		}
+		return true
+	})
+	return reuse, newest, err
+}
+
 // decide is the rule CreateBake applies inside its transaction for rec:
 // without rebake, the newest reusable bake is reused; with rebake, rec is
 // created and ends every bake with its key still RUNNING (deleted ones
@@ -60,12 +77,11 @@ func decide(rec *bakehouse.BakeRecord, rebake bool) func([]*bakehouse.BakeRecord
 func supersededBy(id string) string { return "superseded by rebake " + id }
 
 // previousReason says why a request that reuses nothing gets a new bake,
-// from the bakes with its key (newest first); "" when there are none.
-func previousReason(bakes []*bakehouse.BakeRecord) string {
-	if len(bakes) == 0 {
+// from the newest bake with its key; "" when there is none.
+func previousReason(prev *bakehouse.BakeRecord) string {
+	if prev == nil {
 		return ""
 	}
-	prev := bakes[0]
 	if prev.Deleted && reusable(&bakehouse.BakeRecord{State: prev.State, Result: prev.Result}) {
 		return fmt.Sprintf("previous bake %s with the same inputs was deleted", prev.ID)
 	}
@@ -74,9 +90,6 @@ func previousReason(bakes []*bakehouse.BakeRecord) string {
 
 // FindReusable returns the bake a request with key would get back, or nil.
 func (s *Service) FindReusable(ctx context.Context, key string) (*bakehouse.BakeRecord, error) {
-	bakes, err := s.store.BakesByKey(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	return newestReusable(bakes), nil
+	reuse, _, err := s.lookup(ctx, key)
+	return reuse, err
 }

@@ -83,10 +83,10 @@ func TestPreviousReason(t *testing.T) {
 	if r := previousReason(nil); r != "" {
 		t.Errorf("previousReason(none) = %q", r)
 	}
-	if r := previousReason([]*bakehouse.BakeRecord{rec("f", bakehouse.StateCompleted, bakehouse.ResultFailure, false)}); r != "previous bake f with the same inputs ended COMPLETED/FAILURE" {
+	if r := previousReason(rec("f", bakehouse.StateCompleted, bakehouse.ResultFailure, false)); r != "previous bake f with the same inputs ended COMPLETED/FAILURE" {
 		t.Errorf("previousReason(failed) = %q", r)
 	}
-	if r := previousReason([]*bakehouse.BakeRecord{rec("d", bakehouse.StateCompleted, bakehouse.ResultSuccess, true)}); r != "previous bake d with the same inputs was deleted" {
+	if r := previousReason(rec("d", bakehouse.StateCompleted, bakehouse.ResultSuccess, true)); r != "previous bake d with the same inputs was deleted" {
 		t.Errorf("previousReason(deleted) = %q", r)
 	}
 }

@@ -92,26 +92,28 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-func bakesByKey(ctx context.Context, q querier, key string) ([]*bakehouse.BakeRecord, error) {
+func bakesByKey(ctx context.Context, q querier, key string, yield func(*bakehouse.BakeRecord) bool) error {
 	rows, err := q.QueryContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE bake_key = ? ORDER BY created_at DESC, rowid DESC`, key)
 	if err != nil {
-		return nil, fmt.Errorf("bakes with key %s: %w", key, err)
+		return fmt.Errorf("bakes with key %s: %w", key, err)
 	}
 	defer rows.Close()
-	var out []*bakehouse.BakeRecord
 	for rows.Next() {
 		r, err := scanBake(rows)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, r)
+		if !yield(r) {
+			return nil
+		}
 	}
-	return out, rows.Err()
+	return rows.Err()
 }
 
-// BakesByKey returns every bake with key, deleted ones too, newest first.
-func (s *BakeStore) BakesByKey(ctx context.Context, key string) ([]*bakehouse.BakeRecord, error) {
-	return bakesByKey(ctx, s.db.db, key)
+// BakesByKey calls yield with every bake with key, deleted ones too,
+// newest first, until yield returns false; rows after that are not read.
+func (s *BakeStore) BakesByKey(ctx context.Context, key string, yield func(*bakehouse.BakeRecord) bool) error {
+	return bakesByKey(ctx, s.db.db, key, yield)
 }
 
 // LatestByRoscoKey returns the newest bake with a Rosco key, to explain
@@ -149,7 +151,11 @@ func (s *BakeStore) CreateBake(ctx context.Context, p bakehouse.CreateBakeParams
 	}
 	defer tx.Rollback()
 
-	existing, err := bakesByKey(ctx, tx, rec.Key)
+	var existing []*bakehouse.BakeRecord
+	err = bakesByKey(ctx, tx, rec.Key, func(r *bakehouse.BakeRecord) bool {
+		existing = append(existing, r)
+		return true
+	})
 	if err != nil {
 		return bakehouse.CreateBakeResult{}, err
 	}

@@ -27,8 +27,8 @@ func testCreateInserts(t *testing.T, s bakehouse.BakeStore) {
 		got.Request.Package != "kato" || got.Plan.ImageName != "kato:1" || got.Reason != r.Reason {
 		t.Fatalf("Bake(b1) lost fields: %+v", got)
 	}
-	if bakes, err := s.BakesByKey(ctx, "no such key"); err != nil || len(bakes) != 0 {
-		t.Fatalf("BakesByKey(unknown) = %v, %v; want none", ids(bakes), err)
+	if bakes := mustBakesByKey(t, s, "no such key"); len(bakes) != 0 {
+		t.Fatalf("BakesByKey(unknown) = %v; want none", ids(bakes))
 	}
 	if _, err := s.CreateBake(ctx, bakehouse.CreateBakeParams{Record: newRecord("b2", "k")}); err == nil {
 		t.Fatalf("CreateBake without Decide must fail")
@@ -70,6 +70,14 @@ func testDecideSees(t *testing.T, s bakehouse.BakeStore) {
 	}
 	if got := ids(mustBakesByKey(t, s, "k:digest")); !slices.Equal(got, []string{"s4", "s3", "s2", "s1"}) {
 		t.Fatalf("BakesByKey = %v, want [s4 s3 s2 s1]", got)
+	}
+	var read []string
+	err := s.BakesByKey(context.Background(), "k:digest", func(b *bakehouse.BakeRecord) bool {
+		read = append(read, b.ID)
+		return len(read) < 2
+	})
+	if err != nil || !slices.Equal(read, []string{"s4", "s3"}) {
+		t.Fatalf("BakesByKey stopped by yield read %v, %v; want [s4 s3]", read, err)
 	}
 }
 

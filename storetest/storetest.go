@@ -92,7 +92,11 @@ func ids(bakes []*bakehouse.BakeRecord) []string {
 
 func mustBakesByKey(t *testing.T, s bakehouse.BakeStore, key string) []*bakehouse.BakeRecord {
 	t.Helper()
-	bakes, err := s.BakesByKey(context.Background(), key)
+	var bakes []*bakehouse.BakeRecord
+	err := s.BakesByKey(context.Background(), key, func(b *bakehouse.BakeRecord) bool {
+		bakes = append(bakes, b)
+		return true
+	})
 	if err != nil {
 		t.Fatalf("BakesByKey(%s): %v", key, err)
 	}
