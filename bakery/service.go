@@ -35,7 +35,6 @@ type PackerRun struct {
 
 // DockerEngine is what the docker provider needs from the engine.
 type DockerEngine interface {
-	Ping(ctx context.Context) error
 	ImageID(ctx context.Context, ref string) (string, error) // "" and nil when missing
 	EnsureBaseImage(ctx context.Context, ref, suite string, logf func(string)) (string, error)
 	RemoveContainers(ctx context.Context, label string) (int, error)

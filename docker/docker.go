@@ -76,15 +76,17 @@ func hostOf(env []string) string {
 // Host returns the engine address this Client talks to.
 func (c *Client) Host() string { return c.host }
 
-// Ping checks that the engine answers. Its error says where it looked and
-// how to start an engine.
-func (c *Client) Ping(ctx context.Context) error {
-	_, err := c.run(ctx, "version", "--format", "{{.Server.Version}}")
+// Version returns the engine's version (e.g. "20.10.24"), which also
+// checks that it answers: serve shows it in /health, and tests ask it
+// before using the engine. Its error wraps ErrUnreachable and says where
+// it looked and how to start an engine.
+func (c *Client) Version(ctx context.Context) (string, error) {
+	out, err := c.run(ctx, "version", "--format", "{{.Server.Version}}")
 	if err != nil && !errors.Is(err, ErrUnreachable) {
 		// Any failure of "docker version" means no usable engine.
-		return fmt.Errorf("%w at %s: %v; %s", ErrUnreachable, c.host, err, StartHint)
+		return "", fmt.Errorf("%w at %s: %v; %s", ErrUnreachable, c.host, err, StartHint)
 	}
-	return err
+	return strings.TrimSpace(out), err
 }
 
 // ImageID returns the ID (sha256:...) of the image ref. A missing image

@@ -44,18 +44,18 @@ func TestCommandUsesGivenEnv(t *testing.T) {
 	}
 }
 
-func TestPingUnreachable(t *testing.T) {
+func TestVersionUnreachable(t *testing.T) {
 	host := "unix://" + filepath.Join(t.TempDir(), "none.sock")
 	c := MustNew(t, append(os.Environ(), "DOCKER_HOST="+host))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := c.Ping(ctx)
-	if !errors.Is(err, ErrUnreachable) {
-		t.Fatalf("Ping = %v, want ErrUnreachable", err)
+	v, err := c.Version(ctx)
+	if !errors.Is(err, ErrUnreachable) || v != "" {
+		t.Fatalf("Version = %q, %v, want ErrUnreachable", v, err)
 	}
 	for _, want := range []string{"Docker engine is not reachable at " + host, "scripts/start-dockerd.sh"} {
 		if !strings.Contains(err.Error(), want) {
-			t.Errorf("Ping error %q does not contain %q", err, want)
+			t.Errorf("Version error %q does not contain %q", err, want)
 		}
 	}
 }
@@ -117,7 +117,7 @@ func TestEnsureBaseImageBuildsOnce(t *testing.T) {
 	c := MustNew(t, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := c.Ping(ctx); err != nil {
+	if _, err := c.Version(ctx); err != nil {
 		if os.Getenv("BAKEHOUSE_INTEGRATION") == "1" {
 			t.Fatal(err)
 		}

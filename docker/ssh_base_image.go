@@ -37,6 +37,11 @@ var sshHostKeyHooks = []string{`rm -f "$1"/etc/ssh/ssh_host_*_key "$1"/etc/ssh/s
 // there (as mmdebstrap-apt-SUITE-ssh.tar) and reused by later imports.
 // Nothing is started: sshd runs per connection (sshd -i) in the test
 // doubles that use the image. logf, if not nil, gets progress lines.
+//
+// Production does not call it: the EC2 test double's instances run this
+// image (dockertest.MustSSHImage), so that Bakehouse's aws-ebs.json is
+// baked unchanged over SSH. It shares ensureBase, and so its caching and
+// locking, with the EnsureBaseImage that docker bakes use.
 func (c *Client) EnsureSSHBaseImage(ctx context.Context, ref, suite, cacheDir string, logf func(string)) (string, error) {
 	return c.ensureBase(ctx, ref, suite, cacheDir, logf, sshBase)
 }

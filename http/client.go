@@ -223,6 +223,14 @@ func (c *Client) Packages(ctx context.Context) ([]PackageInfo, error) {
 	return ps, err
 }
 
+// Health returns /health: the server's status and the versions of Packer
+// and the Docker engine it runs.
+func (c *Client) Health(ctx context.Context) (Health, error) {
+	var h Health
+	_, err := c.do(ctx, http.MethodGet, "/health", nil, &h)
+	return h, err
+}
+
 // WaitReady polls /health until the server answers or timeout passes.
 func (c *Client) WaitReady(ctx context.Context, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)

@@ -418,7 +418,6 @@ func (p *fakePacker) waitStarted(t *testing.T, id string) {
 // fakeDocker is a Docker engine that has every base image.
 type fakeDocker struct{}
 
-func (fakeDocker) Ping(context.Context) error { return nil }
 func (fakeDocker) ImageID(context.Context, string) (string, error) {
 	return "sha256:0123456789abcdef", nil
 }

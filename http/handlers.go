@@ -291,7 +291,8 @@ func (s *Server) handleAllStatus() http.Handler {
 
 func (s *Server) handleHealth() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		encode(w, http.StatusOK, map[string]string{"status": "UP"})
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(*s.health.Load())
 	})
 }
 

@@ -4,10 +4,12 @@ package http
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/bakehouse/bakehouse"
@@ -59,8 +61,36 @@ type Server struct {
 	// Concurrency is shown in /status/instance.
 	Concurrency int
 
+	// health is /health's body, encoded when the versions change so that
+	// the HTTP floor stays a copy of bytes.
+	health atomic.Pointer[[]byte]
+
 	srv *http.Server
 	ln  net.Listener
+}
+
+// Versions are the versions of the tools the bakery runs, shown in
+// /health and by `bakehouse options`.
+type Versions struct {
+	// Packer is the version of the packer binary serve checked at start.
+	Packer string `json:"packer"`
+	// Docker is the Docker engine's version, or "unreachable" while it
+	// does not answer.
+	Docker string `json:"docker,omitempty"`
+}
+
+// Health is /health's body: Spring's {"status": "UP"}, which is all
+// Spinnaker reads, plus the versions in use.
+type Health struct {
+	Status   string   `json:"status"`
+	Versions Versions `json:"versions"`
+}
+
+// SetVersions sets the versions /health shows; safe while serving.
+func (s *Server) SetVersions(v Versions) {
+	b, _ := json.Marshal(Health{Status: "UP", Versions: v})
+	b = append(b, '\n')
+	s.health.Store(&b)
 }
 
 // NewServer returns a server; metrics may be nil.
@@ -69,6 +99,7 @@ func NewServer(b Bakery, repo Repo, metrics http.Handler, log *slog.Logger) *Ser
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{bakery: b, repo: repo, metrics: metrics, log: log, now: time.Now}
+	s.SetVersions(Versions{})
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	return s
 }

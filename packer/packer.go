@@ -13,13 +13,14 @@ import (
 	"syscall"
 )
 
-// MinVersion is the oldest Packer this package supports: 1.5 is the first
-// release whose output, interrupt handling and machine-readable format
-// match what the scraping and cancel logic expect.
-const MinVersion = "1.5.0"
+// MinVersion is the oldest Packer Bakehouse runs: 1.6.6, Debian 12's
+// packer package, is the release its templates, output scraping, cancel
+// handling and conformance cases are tested against; older ones are not
+// tested, so serve refuses them at start instead of failing a bake later.
+const MinVersion = "1.6.6"
 
 // minVersion is MinVersion as numbers, for comparison.
-var minVersion = [3]int{1, 5, 0}
+var minVersion = [3]int{1, 6, 6}
 
 // ErrNotFound is wrapped by New's error when the path does not name an
 // executable file, so callers can tell a missing install from other faults.
@@ -29,6 +30,8 @@ var ErrNotFound = errors.New("packer: executable not found")
 // Packer older than MinVersion; Bakehouse refuses to start with either
 // rather than fail later on output it cannot read.
 type VersionError struct {
+	// Path is the binary asked, when known.
+	Path string
 	// Version is the parsed version, "" when the output was unparseable.
 	Version string
 	// Output is what `packer version` printed.
@@ -36,11 +39,15 @@ type VersionError struct {
 }
 
 func (e *VersionError) Error() string {
+	at := ""
+	if e.Path != "" {
+		at = " at " + e.Path
+	}
 	if e.Version == "" {
 		line, _, _ := strings.Cut(strings.TrimSpace(e.Output), "\n")
-		return fmt.Sprintf("packer: cannot parse version from %q", line)
+		return fmt.Sprintf("packer%s: cannot read a version from `packer version`, which printed %q: is it Packer?", at, line)
 	}
-	return fmt.Sprintf("packer: version %s is older than the minimum %s", e.Version, MinVersion)
+	return fmt.Sprintf("packer%s is version %s; Bakehouse needs %s or newer: install Packer %s or newer (Debian 12: apt-get install packer)", at, e.Version, MinVersion, MinVersion)
 }
 
 // Packer runs one packer binary. It holds only the absolute path, so one
@@ -91,9 +98,14 @@ func (p *Packer) ExecPath() string { return p.path }
 func (p *Packer) Version(ctx context.Context) (string, error) {
 	res, err := p.Run(ctx, []string{"packer", "version"}, RunOptions{})
 	if err != nil {
-		return "", fmt.Errorf("packer version: %w", err)
+		return "", fmt.Errorf("%s version: %w", p.path, err)
 	}
-	return ParseVersion(res.Output)
+	v, err := ParseVersion(res.Output)
+	var ve *VersionError
+	if errors.As(err, &ve) {
+		ve.Path = p.path
+	}
+	return v, err
 }
 
 // versionLine matches the first line of `packer version`, e.g.

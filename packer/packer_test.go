@@ -54,7 +54,9 @@ func TestParseVersion(t *testing.T) {
 		tooOld    bool
 	}{
 		{out: "Packer v1.6.6\n", want: "1.6.6"},
-		{out: "Packer v1.5.0", want: "1.5.0"},
+		{out: "Packer v1.6.5", want: "1.6.5", err: true, tooOld: true},
+		{out: "Packer v1.5.0", want: "1.5.0", err: true, tooOld: true},
+		{out: "Packer v1.7.0", want: "1.7.0"},
 		{out: "Packer v1.11.2\n\nYour version of Packer is out of date! The latest version\nis 1.12.0.\n", want: "1.11.2"},
 		{out: "Packer v1.7.0-dev (abc1234)\n", want: "1.7.0-dev"},
 		{out: "Packer v2.0.0", want: "2.0.0"},

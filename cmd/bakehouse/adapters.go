@@ -72,8 +72,7 @@ type dockerAdapter struct {
 	cacheDir string
 }
 
-func (a dockerAdapter) Ping(ctx context.Context) error { return a.c.Ping(ctx) }
-func (a dockerAdapter) Host() string                   { return a.c.Host() }
+func (a dockerAdapter) Host() string { return a.c.Host() }
 
 func (a dockerAdapter) ImageID(ctx context.Context, ref string) (string, error) {
 	id, err := a.c.ImageID(ctx, ref)

@@ -65,7 +65,7 @@ func TestCLI(t *testing.T) {
 	if out, _, err = cli(t, srv, "repo", "list"); err != nil || !strings.Contains(out, "armory-hello-deploy\t0.5.0-h5.c4baff4\tall") {
 		t.Fatalf("repo list: %v\n%s", err, out)
 	}
-	if out, _, err = cli(t, srv, "options"); err != nil || !strings.Contains(out, `"bookworm"`) {
+	if out, _, err = cli(t, srv, "options"); err != nil || !strings.Contains(out, "bookworm") || !strings.Contains(out, "Packer         1.") {
 		t.Fatalf("options: %v\n%s", err, out)
 	}
 	if _, _, err = cli(t, srv, "bake", "--package", "x;rm -rf /", "--base-os", "bookworm"); err == nil || !strings.Contains(err.Error(), "package") {

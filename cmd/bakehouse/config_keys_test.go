@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writeConfig(t *testing.T, text string) string {
@@ -111,7 +112,11 @@ func TestConfigIgnoredRoscoKeys(t *testing.T) {
 // one warning listing what is ignored.
 func TestServeConfigKeys(t *testing.T) {
 	path := writeConfig(t, "bakehouse:\n  concurency: 1\n")
-	err := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--config", path},
+	// A server that starts anyway is stopped, and the test fails, rather
+	// than hangs.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--config", path},
 		testEnv(nil), strings.NewReader(""), io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "bakehouse.concurency: unknown key; did you mean concurrency?") {
 		t.Fatalf("serve with a typo: err = %v", err)

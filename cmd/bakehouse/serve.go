@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -49,6 +50,39 @@ func exposureWarning(a bhttp.Auth, loopback bool) string {
 		return "serving on a non-loopback address without an API token: only clients in bakehouse.trustedNetworks can bake, cancel, delete and upload; set bakehouse.apiToken or BAKEHOUSE_API_TOKEN for the others"
 	}
 	return "serving on a non-loopback address without an API token: anyone who reaches it can bake, cancel, delete and upload; set bakehouse.apiToken or BAKEHOUSE_API_TOKEN"
+}
+
+// engineVersion asks the Docker engine its version, or gives
+// "unreachable"; it warns when the answer changes from last.
+func engineVersion(ctx context.Context, dk *docker.Client, log *slog.Logger, last string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := dk.Version(ctx)
+	if err != nil {
+		if ctx.Err() == nil && last != "unreachable" {
+			log.Warn("docker bakes fail until the engine answers", "err", err)
+		}
+		return "unreachable"
+	}
+	return v
+}
+
+// watchEngineVersion keeps /health's Docker version current: an engine
+// started, restarted or upgraded after serve shows within a minute.
+func watchEngineVersion(ctx context.Context, dk *docker.Client, srv *bhttp.Server, v bhttp.Versions, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if d := engineVersion(ctx, dk, log, v.Docker); d != v.Docker && ctx.Err() == nil {
+			v.Docker = d
+			srv.SetVersions(v)
+		}
+	}
 }
 
 func envOr(e *env, key, def string) string {
@@ -121,6 +155,16 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 	pk, err := packer.New(packerPath)
 	if err != nil {
 		return fmt.Errorf("%w (install it with: apt-get install packer)", err)
+	}
+	vctx, vcancel := context.WithTimeout(ctx, 30*time.Second)
+	packerVersion, err := pk.Version(vctx)
+	vcancel()
+	if err != nil {
+		var ve *packer.VersionError
+		if errors.As(err, &ve) {
+			return fmt.Errorf("%w; or set bakehouse.packerPath to a newer packer", err)
+		}
+		return fmt.Errorf("check packer: %w", err)
 	}
 	dk, err := docker.New("docker", environ(e, "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"))
 	if err != nil {
@@ -220,6 +264,11 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 
 	srv := bhttp.NewServer(svc, repoAdapter{rp}, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log)
 	srv.Concurrency = cfg.Bakehouse.Concurrency
+	versions := bhttp.Versions{Packer: packerVersion}
+	if dk != nil {
+		versions.Docker = engineVersion(ctx, dk, log, "")
+	}
+	srv.SetVersions(versions)
 	auth := bhttp.Auth{Token: cfg.Bakehouse.APIToken, TrustedNetworks: cfg.Bakehouse.trusted}
 	if t := e.getenv("BAKEHOUSE_API_TOKEN"); t != "" {
 		auth.Token = t
@@ -236,10 +285,16 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 	// The bound URL is the first line of stdout, so that callers binding
 	// port 0 learn the port.
 	fmt.Fprintln(e.stdout, srv.URL())
-	log.Info("bakehouse serving", "url", srv.URL(), "data_dir", dataDir, "concurrency", cfg.Bakehouse.Concurrency, "startup", time.Since(start).Round(time.Millisecond))
+	log.Info("bakehouse serving", "url", srv.URL(), "data_dir", dataDir, "concurrency", cfg.Bakehouse.Concurrency,
+		"packer", packerVersion, "docker", versions.Docker, "startup", time.Since(start).Round(time.Millisecond))
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
+	vctx, vcancel = context.WithCancel(ctx)
+	defer vcancel()
+	if dk != nil {
+		go watchEngineVersion(vctx, dk, srv, versions, log)
+	}
 	select {
 	case <-ctx.Done():
 	case err = <-errc:

@@ -2,8 +2,12 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"text/tabwriter"
+
+	bhttp "github.com/bakehouse/bakehouse/http"
 
 	"github.com/spf13/cobra"
 )
@@ -113,15 +117,51 @@ func optionsCmd(e *env) *cobra.Command {
 		Short: "List providers and base OSes the server can bake",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, err := f.client().Options(cmd.Context())
+			c := f.client()
+			o, err := c.Options(cmd.Context())
 			if err != nil {
 				return err
 			}
-			return printJSON(e, o)
+			h, err := c.Health(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if f.json() {
+				return printJSON(e, map[string]any{"versions": h.Versions, "bakeOptions": o})
+			}
+			printOptions(e.stdout, h.Versions, o)
+			return nil
 		},
 	}
 	f.add(cmd, e)
 	return cmd
+}
+
+// printOptions writes the versions in use and a table of providers and
+// base OSes from /bakeOptions' answer (Rosco's BakeOptions list).
+func printOptions(w io.Writer, v bhttp.Versions, options any) {
+	fmt.Fprintf(w, "Packer         %s\nDocker engine  %s\n\n", v.Packer, orNone(v.Docker))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROVIDER\tBASE OS\tPACKAGE TYPE\tDESCRIPTION")
+	list, _ := options.([]any)
+	for _, p := range list {
+		p, _ := p.(map[string]any)
+		images, _ := p["baseImages"].([]any)
+		for _, b := range images {
+			if b, ok := b.(map[string]any); ok {
+				fmt.Fprintf(tw, "%v\t%v\t%v\t%v\n", p["cloudProvider"], b["id"], orNone(b["packageType"]), orNone(b["shortDescription"]))
+			}
+		}
+	}
+	tw.Flush()
+}
+
+// orNone shows a missing value as "-".
+func orNone(v any) any {
+	if v == nil || v == "" {
+		return "-"
+	}
+	return v
 }
 
 func repoCmd(e *env) *cobra.Command {

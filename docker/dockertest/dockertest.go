@@ -43,7 +43,7 @@ func MustEngine(tb testing.TB) *docker.Client {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := c.Ping(ctx); err != nil {
+	if _, err := c.Version(ctx); err != nil {
 		SkipOrFail(tb, "%v", err)
 	}
 	return c
