@@ -84,16 +84,18 @@ func toMillis(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
+const (
+	bakesByKeyQuery = `SELECT ` + bakeColumns + ` FROM bakes WHERE bake_key = ? ORDER BY created_at DESC, rowid DESC`
+	bakeByIDQuery   = `SELECT ` + bakeColumns + ` FROM bakes WHERE id = ?`
+)
 
 type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-func bakesByKey(ctx context.Context, q querier, key string, yield func(*bakehouse.BakeRecord) bool) error {
-	rows, err := q.QueryContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE bake_key = ? ORDER BY created_at DESC, rowid DESC`, key)
+// bakesByKey yields the rows of bakesByKeyQuery, run on the readers'
+// prepared statement or inside a write transaction.
+func bakesByKey(rows *sql.Rows, err error, key string, yield func(*bakehouse.BakeRecord) bool) error {
 	if err != nil {
 		return fmt.Errorf("bakes with key %s: %w", key, err)
 	}
@@ -113,13 +115,14 @@ func bakesByKey(ctx context.Context, q querier, key string, yield func(*bakehous
 // BakesByKey calls yield with every bake with key, deleted ones too,
 // newest first, until yield returns false; rows after that are not read.
 func (s *BakeStore) BakesByKey(ctx context.Context, key string, yield func(*bakehouse.BakeRecord) bool) error {
-	return bakesByKey(ctx, s.db.db, key, yield)
+	rows, err := s.db.byKey.QueryContext(ctx, key)
+	return bakesByKey(rows, err, key, yield)
 }
 
 // LatestByRoscoKey returns the newest bake with a Rosco key, to explain
 // which of the inputs Rosco's key misses changed.
 func (s *BakeStore) LatestByRoscoKey(ctx context.Context, roscoKey string) (*bakehouse.BakeRecord, error) {
-	row := s.db.db.QueryRowContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE rosco_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`, roscoKey)
+	row := s.db.read.QueryRowContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE rosco_key = ? ORDER BY created_at DESC, rowid DESC LIMIT 1`, roscoKey)
 	r, err := scanBake(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -152,7 +155,8 @@ func (s *BakeStore) CreateBake(ctx context.Context, p bakehouse.CreateBakeParams
 	defer tx.Rollback()
 
 	var existing []*bakehouse.BakeRecord
-	err = bakesByKey(ctx, tx, rec.Key, func(r *bakehouse.BakeRecord) bool {
+	rows, err := tx.QueryContext(ctx, bakesByKeyQuery, rec.Key)
+	err = bakesByKey(rows, err, rec.Key, func(r *bakehouse.BakeRecord) bool {
 		existing = append(existing, r)
 		return true
 	})
@@ -242,7 +246,7 @@ func nonNilPhases(p []bakehouse.Phase) []bakehouse.Phase {
 
 // Bake returns the bake with id, or an ENOTFOUND error.
 func (s *BakeStore) Bake(ctx context.Context, id string) (*bakehouse.BakeRecord, error) {
-	r, err := scanBake(s.db.db.QueryRowContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE id = ?`, id))
+	r, err := scanBake(s.db.byID.QueryRowContext(ctx, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, &bakehouse.Error{Code: bakehouse.ENOTFOUND, Field: "id", Message: fmt.Sprintf("No bake with id '%s'.", id)}
 	}
@@ -320,7 +324,7 @@ func (s *BakeStore) List(ctx context.Context, f bakehouse.BakeFilter) ([]*bakeho
 	if f.Limit > 0 {
 		q += fmt.Sprintf(` LIMIT %d`, f.Limit)
 	}
-	rows, err := s.db.db.QueryContext(ctx, q, args...)
+	rows, err := s.db.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +361,7 @@ func (s *BakeStore) DeleteByExecutions(ctx context.Context, executionIDs []strin
 // BakeByImage returns the newest successful bake that made imageID in
 // region: its AMI or artifact there, or (docker) its image name.
 func (s *BakeStore) BakeByImage(ctx context.Context, region, imageID string) (*bakehouse.BakeRecord, error) {
-	row := s.db.db.QueryRowContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE details IS NOT NULL AND (
+	row := s.db.read.QueryRowContext(ctx, `SELECT `+bakeColumns+` FROM bakes WHERE details IS NOT NULL AND (
 			(region = ? AND json_extract(details, '$.ami') = ?)
 			OR json_extract(details, '$.image_name') = ?
 			OR EXISTS (SELECT 1 FROM json_each(details, '$.artifacts') a

@@ -20,8 +20,13 @@ var migrationFS embed.FS
 
 // DB is an open Bakehouse database.
 type DB struct {
-	db   *sql.DB
-	path string
+	db   *sql.DB // the writer: one connection, every transaction serialized
+	read *sql.DB // readers: WAL lets them run beside the writer
+	// Hot reads prepared once on the readers (database/sql prepares each
+	// on a connection the first time it runs there), so that a reused
+	// bake request does not parse SQL.
+	byKey, byID *sql.Stmt
+	path        string
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 }
@@ -47,11 +52,52 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		sdb.Close()
 		return nil, err
 	}
+	if err := d.openReaders(ctx); err != nil {
+		d.Close()
+		return nil, err
+	}
 	return d, nil
 }
 
+// readers is the size of the read pool. A reused bake request is one read;
+// with a pool it never waits behind the queue's poller or a bake's write,
+// which hold the writer's only connection.
+const readers = 4
+
+// openReaders opens the read pool (query_only, so a write through it is an
+// error) and prepares the hot reads.
+func (d *DB) openReaders(ctx context.Context) error {
+	dsn := "file:" + d.path + "?_pragma=busy_timeout(10000)&_pragma=query_only(1)"
+	rdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return fmt.Errorf("open db readers: %w", err)
+	}
+	d.read = rdb
+	rdb.SetMaxOpenConns(readers)
+	rdb.SetMaxIdleConns(readers)
+	rdb.SetConnMaxIdleTime(0)
+	rdb.SetConnMaxLifetime(0)
+	if d.byKey, err = rdb.PrepareContext(ctx, bakesByKeyQuery); err != nil {
+		return fmt.Errorf("prepare bakes by key: %w", err)
+	}
+	if d.byID, err = rdb.PrepareContext(ctx, bakeByIDQuery); err != nil {
+		return fmt.Errorf("prepare bake by id: %w", err)
+	}
+	return nil
+}
+
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	for _, st := range []*sql.Stmt{d.byKey, d.byID} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	if d.read != nil {
+		d.read.Close()
+	}
+	return d.db.Close()
+}
 
 // migrate applies each embedded migration once, one transaction each.
 func (d *DB) migrate(ctx context.Context) error {
