@@ -5,7 +5,7 @@ GO ?= go
 # before baking; the timeout leaves room for a slow mirror.
 TEST_TIMEOUT ?= 30m
 
-.PHONY: test bench deps demo
+.PHONY: test bench deps demo fuzz
 
 # test uses the Docker engine that answers (or starts the private one when
 # dockerd is installed); without one, integration tests skip unless
@@ -31,3 +31,16 @@ deps:
 # shows the reuse (scripts/demo.sh says each step).
 demo:
 	scripts/demo.sh
+
+# fuzz runs each fuzz target for FUZZTIME (one target per go test, as Go
+# requires), starting from the seeds that plain `go test` runs: the
+# conformance cases plus testdata/fuzz. A failing input is written to the
+# package's testdata/fuzz/<target>/; commit it with the fix.
+FUZZTIME ?= 60s
+FUZZ_TARGETS = FuzzParsePackage:. FuzzBakeKey:. FuzzPlanRequest:./http FuzzScrape:./packer
+fuzz:
+	@status=0; for t in $(FUZZ_TARGETS); do \
+		name=$${t%%:*}; pkg=$${t#*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg || status=1; \
+	done; exit $$status

@@ -17,7 +17,7 @@ import (
 // step with the shared copies.
 
 // loadConformance decodes testdata/conformance/<file> into v.
-func loadConformance(t *testing.T, file string, v any) {
+func loadConformance(t testing.TB, file string, v any) {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "conformance", file))
 	if err != nil {

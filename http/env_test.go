@@ -58,7 +58,7 @@ func testConfig(configDir string) bakehouse.Config {
 // service over the real SQLite store (no queue: tests run bakes with
 // RunBake, as the queue's worker would), with fake Packer and Docker.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	svc    *bakery.Service
 	store  *sqlite.BakeStore
 	queue  *sqlite.Queue // nil unless withQueue
@@ -91,7 +91,7 @@ func withStore(wrap func(bakehouse.BakeStore) bakehouse.BakeStore) envOption {
 // withQueue runs bakes through the real queue, started, as serve does.
 func withQueue(cfg sqlite.QueueConfig) envOption { return func(s *envSetup) { s.queue = &cfg } }
 
-func newEnv(t *testing.T, opts ...envOption) *env {
+func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	dir := t.TempDir()
 	configDir := filepath.Join(dir, "templates")

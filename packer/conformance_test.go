@@ -55,7 +55,7 @@ var gapImageNames = map[string]string{
 	"aws-packer-1-4-plus-creating-ami-line": "armory-hello-deploy-all-20170329204459-trusty",
 }
 
-func loadCases[T any](t *testing.T, name string) []T {
+func loadCases[T any](t testing.TB, name string) []T {
 	t.Helper()
 	b, err := os.ReadFile("testdata/conformance/" + name)
 	if err != nil {
