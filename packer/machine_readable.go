@@ -110,9 +110,13 @@ func parseRegionAMIs(id string) []bakehouse.Artifact {
 	return out
 }
 
-// isImageRef tells a repository[:tag] reference from an image id.
+// isImageRef tells a repository[:tag] reference from an image id. A
+// reference holds no blank or control character; an unescaped field could
+// (\n in -machine-readable output becomes a newline), and a scraped name
+// of several lines must not reach the bake's details.
 func isImageRef(id string) bool {
-	if id == "" || strings.ContainsAny(id, " \t") || strings.HasPrefix(id, "sha256:") {
+	blank := func(r rune) bool { return r <= ' ' || r == 0x7f }
+	if id == "" || strings.ContainsFunc(id, blank) || strings.HasPrefix(id, "sha256:") {
 		return false
 	}
 	return !isHex(id) // a bare image id from older docker builders
