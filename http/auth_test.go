@@ -101,6 +101,9 @@ func TestAuthEveryRoute(t *testing.T) {
 				if err := json.Unmarshal([]byte(body), &kork); err != nil || kork.Status != 401 || !strings.Contains(kork.Message, "Authorization: Bearer <token>") {
 					t.Errorf("401 body does not name the header: %s", body)
 				}
+				if !strings.Contains(body, "Bearer <token>") {
+					t.Errorf("401 body escapes the header's '<' and '>' (Jackson does not): %s", body)
+				}
 				if strings.Contains(body, testToken) {
 					t.Errorf("401 body shows the token: %s", body)
 				}

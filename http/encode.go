@@ -1,12 +1,12 @@
 package http
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 
 	"github.com/bakehouse/bakehouse"
 )
@@ -14,11 +14,15 @@ import (
 // maxBody is the largest request body accepted (package uploads aside).
 const maxBody = 1 << 20
 
-// encode writes v as JSON with status.
+// encode writes v as JSON with status. '<', '>' and '&' stay as they are,
+// as Jackson writes them, so messages such as "Bearer <token>" read the
+// same raw as decoded.
 func encode(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	e := json.NewEncoder(w)
+	e.SetEscapeHTML(false)
+	e.Encode(v)
 }
 
 // decodeRequest reads a BakeRequest body. Unknown fields are ignored
@@ -33,7 +37,7 @@ func decodeRequest(r *http.Request) (bakehouse.BakeRequest, error) {
 	if len(body) > maxBody {
 		return req, bakehouse.Invalid("body", "Request body is larger than 1 MiB: send a smaller bake request.")
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return req, bakehouse.Invalid("body", "Request body is empty: send a JSON bake request such as {\"package\": \"mypkg\", \"base_os\": \"bookworm\"}.")
 	}
 	if err := json.Unmarshal(body, &req); err != nil {
