@@ -261,9 +261,12 @@ func (c Config) BaseOSes(provider string) []string {
 	return ids
 }
 
-// maskedParameters is the AWS masked list plus the credential names.
-func (d AWSBakeryDefaults) maskedParameters() []string {
-	out := append([]string(nil), d.MaskedPackerParameters...)
+// MaskedParameters are the Packer parameters whose values are secrets:
+// aws.bakeryDefaults.maskedPackerParameters plus the AWS credential names.
+// They are masked for every provider, because packer.additionalParameters
+// and extended attributes can pass them to any template.
+func (c Config) MaskedParameters() []string {
+	out := slices.Clone(c.AWS.BakeryDefaults.MaskedPackerParameters)
 	for _, m := range defaultMaskedParameters {
 		if !slices.Contains(out, m) {
 			out = append(out, m)

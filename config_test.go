@@ -61,7 +61,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("VMType = %q, want hvm", got)
 	}
 	cfg.AWS.BakeryDefaults.MaskedPackerParameters = []string{"my_token"}
-	if got, want := cfg.AWS.BakeryDefaults.maskedParameters(), []string{"my_token", "aws_access_key", "aws_secret_key"}; !slices.Equal(got, want) {
+	if got, want := cfg.MaskedParameters(), []string{"my_token", "aws_access_key", "aws_secret_key"}; !slices.Equal(got, want) {
 		t.Errorf("maskedParameters = %q, want %q (credentials are always masked)", got, want)
 	}
 }

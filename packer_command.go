@@ -33,20 +33,6 @@ func (r Recipe) Argv(pc PackerConfig) []string {
 	return slices.DeleteFunc(argv, func(s string) bool { return s == "" })
 }
 
-// MaskedArgv is Argv with the value of every masked parameter replaced by
-// ******: a token whose text before the first '=' is a masked name. It is
-// the only form of the command Bakehouse stores, logs or shows.
-func (r Recipe) MaskedArgv(pc PackerConfig) []string {
-	argv := r.Argv(pc)
-	for i, tok := range argv {
-		key, _, _ := strings.Cut(tok, "=")
-		if key != "" && slices.Contains(r.MaskedParameters, key) {
-			argv[i] = key + "=******"
-		}
-	}
-	return argv
-}
-
 // orderedVars is Rosco's parameter map: a LinkedHashMap, so a key keeps
 // the position of its first insertion when a later put replaces its value.
 type orderedVars struct {

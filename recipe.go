@@ -221,7 +221,7 @@ func awsRecipe(region string, req BakeRequest, cfg Config, now time.Time, find I
 		ImageName:        names.ImageName,
 		AppVersion:       names.AppVersion,
 		Packages:         pkgs,
-		MaskedParameters: d.maskedParameters(),
+		MaskedParameters: cfg.MaskedParameters(),
 		PackageType:      t,
 		SourceImage:      settings.SourceAMI,
 	}
@@ -318,11 +318,12 @@ func dockerRecipe(req BakeRequest, cfg Config, now time.Time) (Recipe, *orderedV
 	p.putIf("build_info_url", req.BuildInfoURL)
 	p.putIf("appversion", names.AppVersion)
 	r := Recipe{
-		ImageName:   names.Reference(),
-		AppVersion:  names.AppVersion,
-		Packages:    pkgs,
-		PackageType: t,
-		SourceImage: source,
+		ImageName:        names.Reference(),
+		AppVersion:       names.AppVersion,
+		Packages:         pkgs,
+		MaskedParameters: cfg.MaskedParameters(),
+		PackageType:      t,
+		SourceImage:      source,
 	}
 	return r, p, img.BaseImage, nil
 }

@@ -100,7 +100,7 @@ func testRecipeCase(t *testing.T, file packerCommandsFile, tc packerCase) {
 		compareArgv(t, "Argv", r.Argv(cfg.Packer), e.Argv)
 	}
 	if e.MaskedArgv != nil {
-		compareArgv(t, "MaskedArgv", r.MaskedArgv(cfg.Packer), e.MaskedArgv)
+		compareArgv(t, "MaskedArgv", MaskArgv(r.Argv(cfg.Packer), r.MaskedParameters), e.MaskedArgv)
 	}
 	// The recipe's own fields agree with its variables.
 	vars := map[string]string{}
@@ -216,7 +216,7 @@ func testTokenizeCase(t *testing.T, tc packerCase) {
 		t.Errorf("Argv\n got %q\nwant %q", got, tc.Expected.Argv)
 	}
 	if tc.Expected.MaskedArgv != nil {
-		if got := r.MaskedArgv(pc); !slices.Equal(got, tc.Expected.MaskedArgv) {
+		if got := MaskArgv(r.Argv(pc), r.MaskedParameters); !slices.Equal(got, tc.Expected.MaskedArgv) {
 			t.Errorf("MaskedArgv\n got %q\nwant %q", got, tc.Expected.MaskedArgv)
 		}
 	}

@@ -74,7 +74,7 @@ func (s *Service) prepare(ctx context.Context, region string, req bakehouse.Bake
 	roscoKey := bakehouse.RoscoBakeKey(region, req, cfg)
 	key := bakehouse.BakeKey(roscoKey, x)
 
-	argv := recipe.MaskedArgv(cfg.Packer)
+	argv := bakehouse.MaskArgv(recipe.Argv(cfg.Packer), recipe.MaskedParameters)
 	p.plan = bakehouse.Plan{
 		BakeKey:    key,
 		RoscoKey:   roscoKey,

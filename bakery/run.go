@@ -203,16 +203,9 @@ func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *ph
 	}
 	defer os.RemoveAll(work)
 
-	mask := append([]string(nil), s.cfg.SecretEnv...)
-	for _, v := range p.recipe.Vars {
-		for _, m := range p.recipe.MaskedParameters {
-			if v.Key == m && v.Value != "" {
-				mask = append(mask, v.Value)
-			}
-		}
-	}
 	argv := p.recipe.Argv(s.cfg.Rosco.Packer)
-	logf("Running: %s", strings.Join(p.recipe.MaskedArgv(s.cfg.Rosco.Packer), " "))
+	mask := append(bakehouse.SecretValues(argv, p.recipe.MaskedParameters), s.cfg.SecretEnv...)
+	logf("Running: %s", strings.Join(bakehouse.MaskArgv(argv, p.recipe.MaskedParameters), " "))
 	pt.enter("packer_start")
 	code, output, err := s.packer.Run(ctx, PackerRun{
 		Argv: argv, Env: env, Dir: work, Mask: mask,

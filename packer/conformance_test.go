@@ -238,9 +238,9 @@ func TestConformancePackerCommandsMasking(t *testing.T) {
 			}
 		}
 		ok := t.Run(c.ID, func(t *testing.T) {
-			got := RedactArgv(c.Expected.Argv, masked)
+			got := bakehouse.MaskArgv(c.Expected.Argv, masked)
 			if !slices.Equal(got, c.Expected.MaskedArgv) {
-				t.Errorf("RedactArgv =\n %q\nwant\n %q", got, c.Expected.MaskedArgv)
+				t.Errorf("MaskArgv =\n %q\nwant\n %q", got, c.Expected.MaskedArgv)
 			}
 		})
 		if ok {

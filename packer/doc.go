@@ -8,5 +8,5 @@
 //
 // Packer's output never leaves this package unmasked: every line handed to
 // a callback or kept in a Result has the masked values replaced by
-// "******". RedactArgv gives the command line in the same form.
+// "******", the mask bakehouse.MaskArgv puts in the command line.
 package packer

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bakehouse/bakehouse"
 )
 
 // realPacker returns the packer in PATH, skipping the test when there is
@@ -71,7 +73,7 @@ func TestRealPackerBuildStreamsAndMasks(t *testing.T) {
 	res, err := p.Run(context.Background(), argv, RunOptions{
 		Dir:    dir,
 		Stdout: rec.add,
-		Mask:   MaskedValues(argv, []string{"secret"}),
+		Mask:   bakehouse.SecretValues(argv, []string{"secret"}),
 	})
 	rec.returned.Store(true)
 	if err != nil {

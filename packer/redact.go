@@ -3,54 +3,19 @@ package packer
 import (
 	"slices"
 	"strings"
+
+	"github.com/bakehouse/bakehouse"
 )
 
-// Mask replaces a secret wherever this package shows or keeps text.
-// It is Rosco's mask, so masked command lines look the same in both.
-const Mask = "******"
+// Mask replaces a secret wherever this package shows or keeps text: the
+// same mask as bakehouse.MaskArgv's, so the command line and the output
+// read alike.
+const Mask = bakehouse.Mask
 
 // minPieceLen is the shortest line of a multi-line secret that is masked
 // on its own. Output is masked line by line, so a PEM key is masked by its
 // lines; masking very short lines ("", "==") would wreck unrelated output.
 const minPieceLen = 4
-
-// RedactArgv returns a copy of argv with the value of every parameter named
-// in maskedParams replaced by Mask: a token "key=value" whose key is masked
-// (Rosco's rule, which covers "-var key=value"), and also "-var=key=value"
-// and "--var=key=value", which Packer accepts too. Use it for any command
-// line that is logged, stored or shown.
-func RedactArgv(argv []string, maskedParams []string) []string {
-	out := make([]string, len(argv))
-	for i, tok := range argv {
-		out[i] = tok
-		if k, _, ok := strings.Cut(tok, "="); ok && k != "" && slices.Contains(maskedParams, k) {
-			out[i] = k + "=" + Mask
-			continue
-		}
-		for _, flag := range []string{"-var=", "--var="} {
-			if rest, ok := strings.CutPrefix(tok, flag); ok {
-				if k, _, ok := strings.Cut(rest, "="); ok && k != "" && slices.Contains(maskedParams, k) {
-					out[i] = flag + k + "=" + Mask
-				}
-			}
-		}
-	}
-	return out
-}
-
-// MaskedValues returns the values of the masked parameters in argv, in the
-// forms RedactArgv recognizes, for RunOptions.Mask: Packer or a provisioner
-// may print a secret variable, and only its value can be matched there.
-func MaskedValues(argv []string, maskedParams []string) []string {
-	var vals []string
-	for _, tok := range argv {
-		tok = strings.TrimPrefix(strings.TrimPrefix(tok, "--var="), "-var=")
-		if k, v, ok := strings.Cut(tok, "="); ok && v != "" && slices.Contains(maskedParams, k) {
-			vals = append(vals, v)
-		}
-	}
-	return vals
-}
 
 // Redactor replaces secret values in text with Mask. The zero value and
 // nil redact nothing.
