@@ -23,7 +23,11 @@ import (
 // defaultVirtualizationType (else hvm), as in Rosco. ami_suffix is never
 // part of the key: Orca sends a new one on every run.
 func RoscoBakeKey(region string, req BakeRequest, cfg Config) string {
-	provider := cfg.ProviderType(req)
+	return roscoBakeKey(region, req, cfg.ProviderType(req), cfg.VMType(req))
+}
+
+// roscoBakeKey is RoscoBakeKey with the provider and VM type resolved.
+func roscoBakeKey(region string, req BakeRequest, provider, vmType string) string {
 	keys := []string{"bake"}
 	for _, s := range []string{provider, req.BaseOS, req.BaseAMI, req.AMIName, req.TemplateFileName, req.VarFileName} {
 		if s != "" {
@@ -43,7 +47,7 @@ func RoscoBakeKey(region string, req BakeRequest, cfg Config) string {
 		if req.EnhancedNetworking != nil && *req.EnhancedNetworking {
 			nw = "enhancedNWEnabled"
 		}
-		keys = append(keys, region+":"+cfg.VMType(req)+":"+nw)
+		keys = append(keys, region+":"+vmType+":"+nw)
 	}
 	return strings.Join(keys, ":")
 }
@@ -96,27 +100,6 @@ func BakeKey(roscoKey string, x KeyExtras) string {
 	e.str(x.TemplateDigest)
 	e.str(x.VarFileDigest)
 	return roscoKey + ":" + hex.EncodeToString(h.Sum(nil))
-}
-
-// NewKeyExtras fills the extras that follow from the request and its
-// recipe: extended attributes, upgrade, the docker organization and
-// requested tag, the install names of the packages and the source image.
-// A caller that resolves package versions or reads the template replaces
-// ResolvedPackages and sets the digests.
-func NewKeyExtras(req BakeRequest, r Recipe) KeyExtras {
-	x := KeyExtras{
-		ExtendedAttributes: req.ExtendedAttributes,
-		Upgrade:            req.Upgrade != nil && *req.Upgrade,
-		BaseImage:          r.SourceImage,
-	}
-	if r.Provider == "docker" {
-		x.Organization = req.Organization
-		x.DockerTag = DockerTag(req)
-	}
-	for _, p := range r.Packages {
-		x.ResolvedPackages = append(x.ResolvedPackages, p.InstallName(r.PackageType))
-	}
-	return x
 }
 
 // keyEncoder writes length-prefixed values into a hash.

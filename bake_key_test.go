@@ -28,7 +28,7 @@ func splitKey(t *testing.T, key string) (rosco, digest string) {
 // from the request alone.
 func keysFor(region string, req BakeRequest, cfg Config) (roscoKey, full string) {
 	roscoKey = RoscoBakeKey(region, req, cfg)
-	return roscoKey, BakeKey(roscoKey, NewKeyExtras(req, Recipe{Provider: cfg.ProviderType(req)}))
+	return roscoKey, BakeKey(roscoKey, (&Resolved{Request: req, Provider: cfg.ProviderType(req)}).KeyExtras())
 }
 
 func TestBakeKeysConformance(t *testing.T) {
@@ -82,8 +82,8 @@ func TestBakeKeysConformance(t *testing.T) {
 				}
 				_, otherDigest := splitKey(t, otherFull)
 				extrasDiffer := !reflect.DeepEqual(
-					NewKeyExtras(req, Recipe{Provider: cfg.ProviderType(req)}),
-					NewKeyExtras(other, Recipe{Provider: cfg.ProviderType(other)}))
+					(&Resolved{Request: req, Provider: cfg.ProviderType(req)}).KeyExtras(),
+					(&Resolved{Request: other, Provider: cfg.ProviderType(other)}).KeyExtras())
 				if (digest != otherDigest) != extrasDiffer {
 					t.Errorf("same_key_requests[%d]: digest differs=%v, want %v (extras differ)", i, digest != otherDigest, extrasDiffer)
 				}
@@ -199,14 +199,14 @@ func TestAMISuffixIsNotInAnyKey(t *testing.T) {
 	}
 }
 
-func TestNewKeyExtrasDockerTagIgnoresTimestampFallback(t *testing.T) {
+func TestKeyExtrasDockerTagIgnoresTimestampFallback(t *testing.T) {
 	req := BakeRequest{Package: "app", BaseOS: "ubuntu", CloudProviderType: "docker"}
-	r := Recipe{Provider: "docker", PackageType: PackageDeb, Packages: []Package{{Name: "app"}}, SourceImage: "ubuntu:precise"}
-	x := NewKeyExtras(req, r)
+	r := &Resolved{Request: req, Provider: "docker", PackageType: PackageDeb, PlanPackages: []PlanPackage{{Name: "app"}}, SourceImage: "ubuntu:precise"}
+	x := r.KeyExtras()
 	if x.DockerTag != "" {
 		t.Errorf("DockerTag = %q, want \"\" (the timestamp tag must not enter the key)", x.DockerTag)
 	}
-	if !reflect.DeepEqual(x.ResolvedPackages, []string{"app"}) || x.BaseImage != "ubuntu:precise" {
+	if !reflect.DeepEqual(x.ResolvedPackages, []string{"app=-:"}) || x.BaseImage != "ubuntu:precise" {
 		t.Errorf("extras = %+v", x)
 	}
 }

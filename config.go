@@ -261,6 +261,45 @@ func (c Config) BaseOSes(provider string) []string {
 	return ids
 }
 
+// baseOS is a configured base OS of either provider, with its
+// virtualization settings.
+type baseOS struct {
+	image  BaseImage
+	aws    []AWSVirtualizationSettings
+	docker DockerVirtualizationSettings
+}
+
+// lookupBaseOS finds the base OS id of provider: the one lookup of a base
+// image entry that resolving a request makes.
+func (c Config) lookupBaseOS(provider, id string) (baseOS, bool) {
+	switch provider {
+	case "aws":
+		for _, b := range c.AWS.BakeryDefaults.BaseImages {
+			if b.BaseImage.ID == id {
+				return baseOS{image: b.BaseImage, aws: b.VirtualizationSettings}, true
+			}
+		}
+	case "docker":
+		for _, b := range c.Docker.BakeryDefaults.BaseImages {
+			if b.BaseImage.ID == id {
+				return baseOS{image: b.BaseImage, docker: b.VirtualizationSettings}, true
+			}
+		}
+	}
+	return baseOS{}, false
+}
+
+// templateFile is provider's configured default template.
+func (c Config) templateFile(provider string) string {
+	switch provider {
+	case "aws":
+		return c.AWS.BakeryDefaults.TemplateFile
+	case "docker":
+		return c.Docker.BakeryDefaults.TemplateFile
+	}
+	return ""
+}
+
 // MaskedParameters are the Packer parameters whose values are secrets:
 // aws.bakeryDefaults.maskedPackerParameters plus the AWS credential names.
 // They are masked for every provider, because packer.additionalParameters

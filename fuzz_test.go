@@ -81,10 +81,7 @@ func FuzzBakeKey(f *testing.F) {
 		if json.Unmarshal(body, &req) != nil {
 			return // the decoder's own target checks refusals
 		}
-		key := func(req BakeRequest) (string, string) {
-			rosco := RoscoBakeKey(region, req, cfg)
-			return rosco, BakeKey(rosco, NewKeyExtras(req, Recipe{Provider: cfg.ProviderType(req)}))
-		}
+		key := func(req BakeRequest) (string, string) { return keysFor(region, req, cfg) }
 		rosco, full := key(req)
 		if r2, f2 := key(req); r2 != rosco || f2 != full {
 			t.Fatalf("key of %s: %s, then %s", body, full, f2)

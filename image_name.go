@@ -63,6 +63,12 @@ func (d DockerImageNames) Reference() string {
 // with a 500 there, Bakehouse with an EINVALID error on "package".
 func NewDockerImageNames(t PackageType, req BakeRequest, targetRepository string, now time.Time) (DockerImageNames, error) {
 	pkgs, naming := requestPackages(t, req)
+	return dockerImageNames(t, req, pkgs, naming, targetRepository, now)
+}
+
+// dockerImageNames names a Docker image that installs pkgs after the
+// packages in naming (pkgs, then the package_artifacts).
+func dockerImageNames(t PackageType, req BakeRequest, pkgs, naming []Package, targetRepository string, now time.Time) (DockerImageNames, error) {
 	name := req.AMIName
 	if name == "" && len(naming) > 0 {
 		name = naming[0].Name

@@ -1,8 +1,6 @@
 package bakehouse
 
 import (
-	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"time"
@@ -20,12 +18,8 @@ type Var struct {
 type Recipe struct {
 	BaseCommand  string // "sudo" for templates in templatesNeedingRoot, else ""
 	TemplateFile string // configDir/template
-	// TemplateSetting names where TemplateFile came from (a config key,
-	// or the request's template_file_name), so that an error about a
-	// missing template says what to change.
-	TemplateSetting string
-	VarFile         string // configDir/var_file_name, or ""
-	Vars            []Var
+	VarFile      string // configDir/var_file_name, or ""
+	Vars         []Var
 	// ImageName is the AMI name for aws; for docker the full reference
 	// repository/organization/name:tag (without "repository/" when
 	// targetRepository is empty).
@@ -63,53 +57,44 @@ type ImageAttributes struct {
 // I/O.
 type ImageFinder func(name, region, account string) ([]NamedImage, error)
 
-// BuildRecipe builds the recipe for a request without image lookups: a
-// source AMI given by name is an error. See BuildRecipeWith.
-func BuildRecipe(region string, req BakeRequest, cfg Config, now time.Time) (Recipe, error) {
-	return BuildRecipeWith(region, req, cfg, now, nil)
-}
-
-// BuildRecipeWith builds the packer recipe for req as Rosco does for aws
-// and docker; find resolves source AMIs given by name. now is the bake
-// time used where the request gives no ami_suffix or docker tag. Errors
-// about the request are *Error with Code EINVALID, the field at fault and
-// Rosco's message.
-func BuildRecipeWith(region string, req BakeRequest, cfg Config, now time.Time, find ImageFinder) (Recipe, error) {
-	if err := checkFileName("template_file_name", req.TemplateFileName); err != nil {
-		return Recipe{}, err
+// Recipe builds the packer recipe of the resolved request as Rosco does
+// for aws and docker. now is the bake time used where the request gives no
+// ami_suffix or docker tag; the recipe is computed once, when the bake is
+// created, so the image name a plan shows is the one Packer makes.
+func (r *Resolved) Recipe(now time.Time) (Recipe, error) {
+	req := r.Request
+	naming := append(slices.Clone(r.Packages), r.ArtifactNames...)
+	rec := Recipe{
+		Packages:         r.Packages,
+		MaskedParameters: r.MaskedParameters,
+		Provider:         r.Provider,
+		PackageType:      r.PackageType,
+		SourceImage:      r.SourceImage,
+		TemplateFile:     r.TemplateFile,
+		VarFile:          r.VarFile,
 	}
-	if err := checkFileName("var_file_name", req.VarFileName); err != nil {
-		return Recipe{}, err
-	}
-	provider := cfg.ProviderType(req)
-	var (
-		r        Recipe
-		params   *orderedVars
-		base     BaseImage
-		template string
-		err      error
-	)
-	switch provider {
+	var params *orderedVars
+	switch r.Provider {
 	case "aws":
-		r, params, base, err = awsRecipe(region, req, cfg, now, find)
-		template = cfg.AWS.BakeryDefaults.TemplateFile
-		r.TemplateSetting = "aws.bakeryDefaults.templateFile"
+		rec.ImageName = defaultImageName(req, naming, now)
+		rec.AppVersion = firstAppVersion(r.PackageType, naming, req)
+		params = awsParameters(r.Region, r.AWS, rec.ImageName, req, rec.AppVersion, r.cfg.AWS.BakeryDefaults)
 	case "docker":
-		r, params, base, err = dockerRecipe(req, cfg, now)
-		template = cfg.Docker.BakeryDefaults.TemplateFile
-		r.TemplateSetting = "docker.bakeryDefaults.templateFile"
+		names, err := dockerImageNames(r.PackageType, req, r.Packages, naming, r.cfg.Docker.BakeryDefaults.TargetRepository, now)
+		if err != nil {
+			return Recipe{}, err
+		}
+		rec.ImageName, rec.AppVersion = names.Reference(), names.AppVersion
+		params = dockerParameters(r.SourceImage, names, req)
 	default:
-		return Recipe{}, Invalid("cloud_provider_type", "Unknown provider type '%s'.", provider)
+		return Recipe{}, Invalid("cloud_provider_type", "Unknown provider type '%s'.", r.Provider)
 	}
-	if err != nil {
-		return Recipe{}, err
-	}
-	r.Provider = provider
 
 	// Provider-independent parameters, in Rosco's insertion order.
+	cfg := r.cfg
 	switch {
-	case base.CustomRepository != "":
-		params.put("repository", base.CustomRepository)
+	case r.BaseImage.CustomRepository != "":
+		params.put("repository", r.BaseImage.CustomRepository)
 	case cfg.DebianRepository != "" && r.PackageType == PackageDeb:
 		params.put("repository", cfg.DebianRepository)
 	case cfg.YumRepository != "" && r.PackageType == PackageRPM:
@@ -125,107 +110,11 @@ func BuildRecipeWith(region string, req BakeRequest, cfg Config, now time.Time, 
 	}
 	params.put("configDir", cfg.Rosco.ConfigDir)
 	putExtendedAttributes(params, req.ExtendedAttributes)
-	r.Vars = params.commandLine()
-
-	if base.TemplateFile != "" {
-		template = base.TemplateFile
-		r.TemplateSetting = provider + ".bakeryDefaults.baseImages[id=" + base.ID + "].baseImage.templateFile"
+	rec.Vars = params.commandLine()
+	if r.needsRoot() {
+		rec.BaseCommand = "sudo"
 	}
-	if req.TemplateFileName != "" {
-		template = req.TemplateFileName
-		r.TemplateSetting = "template_file_name"
-	}
-	r.TemplateFile = inConfigDir(cfg.Rosco.ConfigDir, template)
-	if req.VarFileName != "" {
-		r.VarFile = inConfigDir(cfg.Rosco.ConfigDir, req.VarFileName)
-	}
-	if slices.Contains(cfg.TemplatesNeedingRoot, template) {
-		r.BaseCommand = "sudo"
-	}
-	return r, nil
-}
-
-// amiID is what Rosco accepts as an AMI id; anything else is a name to
-// search for.
-var amiID = regexp.MustCompile(`^ami-[a-z0-9]+$`)
-
-// awsRecipe finds the AWS virtualization settings and builds the AWS part
-// of the parameters (AWSBakeHandler.findVirtualizationSettings and
-// buildParameterMap).
-func awsRecipe(region string, req BakeRequest, cfg Config, now time.Time, find ImageFinder) (Recipe, *orderedVars, BaseImage, error) {
-	d := cfg.AWS.BakeryDefaults
-	vmType := cfg.VMType(req)
-	var img *AWSBaseImage
-	for i := range d.BaseImages {
-		if d.BaseImages[i].BaseImage.ID == req.BaseOS {
-			img = &d.BaseImages[i]
-			break
-		}
-	}
-	if img == nil {
-		return Recipe{}, nil, BaseImage{}, Invalid("base_os", "No virtualization settings found for '%s'.", javaString(req.BaseOS))
-	}
-	var vs *AWSVirtualizationSettings
-	regionKnown := false
-	for i := range img.VirtualizationSettings {
-		s := &img.VirtualizationSettings[i]
-		if s.Region == region {
-			regionKnown = true
-			if s.VirtualizationType == vmType {
-				vs = s
-				break
-			}
-		}
-	}
-	if vs == nil {
-		field := "vm_type"
-		if !regionKnown {
-			field = "region"
-		}
-		return Recipe{}, nil, BaseImage{}, Invalid(field,
-			"No virtualization settings found for region '%s', operating system '%s', and vm type '%s'.",
-			region, req.BaseOS, vmType)
-	}
-	settings := *vs
-	if req.BaseAMI != "" {
-		settings.SourceAMI = req.BaseAMI
-	}
-	if settings.SourceAMI == "" {
-		// Rosco's lookupBaseByDynamicProperty: a base per label.
-		settings.SourceAMI = cfg.AWS.LabeledBase(req.BaseOS, vmType, req.BaseLabel, region)
-	}
-	if settings.SourceAMI != "" && !amiID.MatchString(settings.SourceAMI) {
-		if find == nil {
-			return Recipe{}, nil, BaseImage{}, Errorf(EINTERNAL,
-				"source image %q is a name, and no image finder is configured to resolve it", settings.SourceAMI)
-		}
-		images, err := find(settings.SourceAMI, region, req.AccountName)
-		if err != nil {
-			return Recipe{}, nil, BaseImage{}, fmt.Errorf("find source image %q: %w", settings.SourceAMI, err)
-		}
-		settings.SourceAMI = SelectSourceAMI(images, region, vmType, settings.MostRecent)
-	}
-	if settings.SourceAMI == "" {
-		return Recipe{}, nil, BaseImage{}, Invalid("base_ami",
-			"No base image found for os '%s', vm type '%s', region '%s', label: '%s', account: '%s'",
-			req.BaseOS, vmType, region, javaString(req.BaseLabel), javaString(req.AccountName))
-	}
-
-	t, err := ParsePackageType(img.BaseImage.PackageType)
-	if err != nil {
-		return Recipe{}, nil, BaseImage{}, Errorf(EINTERNAL, "base image %q: %v", img.BaseImage.ID, err)
-	}
-	names := DefaultImageNames(t, req, now)
-	pkgs, _ := requestPackages(t, req)
-	r := Recipe{
-		ImageName:        names.ImageName,
-		AppVersion:       names.AppVersion,
-		Packages:         pkgs,
-		MaskedParameters: cfg.MaskedParameters(),
-		PackageType:      t,
-		SourceImage:      settings.SourceAMI,
-	}
-	return r, awsParameters(region, settings, names.ImageName, req, names.AppVersion, d), img.BaseImage, nil
+	return rec, nil
 }
 
 // awsParameters is AWSBakeHandler.buildParameterMap.
@@ -283,33 +172,8 @@ func SelectSourceAMI(images []NamedImage, region, vmType string, mostRecent bool
 	return pick.AMIs[region][0]
 }
 
-// dockerRecipe is DockerBakeHandler.findVirtualizationSettings and
-// buildParameterMap.
-func dockerRecipe(req BakeRequest, cfg Config, now time.Time) (Recipe, *orderedVars, BaseImage, error) {
-	d := cfg.Docker.BakeryDefaults
-	var img *DockerBaseImage
-	for i := range d.BaseImages {
-		if d.BaseImages[i].BaseImage.ID == req.BaseOS {
-			img = &d.BaseImages[i]
-			break
-		}
-	}
-	if img == nil {
-		return Recipe{}, nil, BaseImage{}, Invalid("base_os", "No virtualization settings found for '%s'.", javaString(req.BaseOS))
-	}
-	source := img.VirtualizationSettings.SourceImage
-	if req.BaseAMI != "" {
-		source = req.BaseAMI
-	}
-	t, err := ParsePackageType(img.BaseImage.PackageType)
-	if err != nil {
-		return Recipe{}, nil, BaseImage{}, Errorf(EINTERNAL, "base image %q: %v", img.BaseImage.ID, err)
-	}
-	names, err := NewDockerImageNames(t, req, d.TargetRepository, now)
-	if err != nil {
-		return Recipe{}, nil, BaseImage{}, err
-	}
-	pkgs, _ := requestPackages(t, req)
+// dockerParameters is DockerBakeHandler.buildParameterMap.
+func dockerParameters(source string, names DockerImageNames, req BakeRequest) *orderedVars {
 	p := &orderedVars{}
 	p.put("docker_source_image", source)
 	p.put("docker_target_image", names.Image)
@@ -317,15 +181,7 @@ func dockerRecipe(req BakeRequest, cfg Config, now time.Time) (Recipe, *orderedV
 	p.put("docker_target_repository", names.Repository)
 	p.putIf("build_info_url", req.BuildInfoURL)
 	p.putIf("appversion", names.AppVersion)
-	r := Recipe{
-		ImageName:        names.Reference(),
-		AppVersion:       names.AppVersion,
-		Packages:         pkgs,
-		MaskedParameters: cfg.MaskedParameters(),
-		PackageType:      t,
-		SourceImage:      source,
-	}
-	return r, p, img.BaseImage, nil
+	return p
 }
 
 // putExtendedAttributes adds the extended attributes last, so they

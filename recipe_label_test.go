@@ -29,19 +29,19 @@ func TestBaseLabelSelectsSource(t *testing.T) {
 	}
 	for label, want := range map[string]string{"": "ami-0release0", "release": "ami-0release0", "candidate": "ami-0cand0"} {
 		req := BakeRequest{Package: "kato", BaseOS: "bionic", CloudProviderType: "aws", BaseLabel: label}
-		r, err := BuildRecipeWith("us-west-2", req, cfg, time.Unix(0, 0), finder)
+		r, err := buildRecipe("us-west-2", req, cfg, time.Unix(0, 0), finder)
 		if err != nil || r.SourceImage != want {
 			t.Errorf("label %q: source %q, err %v; want %q", label, r.SourceImage, err, want)
 		}
 	}
 	req := BakeRequest{Package: "kato", BaseOS: "bionic", CloudProviderType: "aws", BaseLabel: "unstable"}
-	_, err := BuildRecipeWith("us-west-2", req, cfg, time.Unix(0, 0), finder)
+	_, err := buildRecipe("us-west-2", req, cfg, time.Unix(0, 0), finder)
 	if e, ok := err.(*Error); !ok || e.Message != "No base image found for os 'bionic', vm type 'hvm', region 'us-west-2', label: 'unstable', account: 'null'" {
 		t.Fatalf("unconfigured label: %v", err)
 	}
 	// An explicit base_ami still wins.
 	req = BakeRequest{Package: "kato", BaseOS: "bionic", CloudProviderType: "aws", BaseLabel: "candidate", BaseAMI: "ami-0explicit"}
-	if r, _ := BuildRecipeWith("us-west-2", req, cfg, time.Unix(0, 0), finder); r.SourceImage != "ami-0explicit" {
+	if r, _ := buildRecipe("us-west-2", req, cfg, time.Unix(0, 0), finder); r.SourceImage != "ami-0explicit" {
 		t.Fatalf("base_ami did not win: %s", r.SourceImage)
 	}
 }

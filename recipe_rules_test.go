@@ -31,6 +31,17 @@ func recipeConfig() Config {
 	return cfg
 }
 
+// buildRecipe resolves req and builds its recipe as the bakery does, with
+// both providers enabled.
+func buildRecipe(region string, req BakeRequest, cfg Config, now time.Time, find ImageFinder) (Recipe, error) {
+	cfg.AWS.Enabled, cfg.Docker.Enabled = true, true
+	r, err := Resolve(region, req, cfg, Lookups{FindImages: find})
+	if err != nil {
+		return Recipe{}, err
+	}
+	return r.Recipe(now)
+}
+
 func varValue(r Recipe, key string) (string, bool) {
 	for _, v := range r.Vars {
 		if v.Key == key {
@@ -57,42 +68,42 @@ func TestRecipeErrors(t *testing.T) {
 	now := time.UnixMilli(1)
 	req := BakeRequest{Package: "app", BaseOS: "trusty"}
 
-	_, err := BuildRecipe("eu-west-1", req, cfg, now)
+	_, err := buildRecipe("eu-west-1", req, cfg, now, nil)
 	e := mustError(t, err, EINVALID, "region")
 	if want := "No virtualization settings found for region 'eu-west-1', operating system 'trusty', and vm type 'hvm'."; e.Message != want {
 		t.Errorf("Message = %q, want %q", e.Message, want)
 	}
 	pv := req
 	pv.VMType = "pv"
-	_, err = BuildRecipe("us-east-1", pv, cfg, now)
+	_, err = buildRecipe("us-east-1", pv, cfg, now, nil)
 	mustError(t, err, EINVALID, "vm_type")
 
-	_, err = BuildRecipe("us-east-1", BakeRequest{Package: "app", CloudProviderType: "gce"}, cfg, now)
+	_, err = buildRecipe("us-east-1", BakeRequest{Package: "app", CloudProviderType: "gce"}, cfg, now, nil)
 	if e := mustError(t, err, EINVALID, "cloud_provider_type"); e.Message != "Unknown provider type 'gce'." {
 		t.Errorf("Message = %q", e.Message)
 	}
 
 	docker := BakeRequest{BaseOS: "trusty", CloudProviderType: "docker"}
-	_, err = BuildRecipe("global", docker, cfg, now)
+	_, err = buildRecipe("global", docker, cfg, now, nil)
 	mustError(t, err, EINVALID, "package") // Rosco: 500
 
 	traversal := req
 	traversal.TemplateFileName = "../x.json"
-	_, err = BuildRecipe("us-east-1", traversal, cfg, now)
+	_, err = buildRecipe("us-east-1", traversal, cfg, now, nil)
 	mustError(t, err, EINVALID, "template_file_name")
 
 	// A source AMI given by name needs an image finder.
-	_, err = BuildRecipe("us-west-2", req, cfg, now)
+	_, err = buildRecipe("us-west-2", req, cfg, now, nil)
 	if ErrorCode(err) != EINTERNAL {
 		t.Errorf("name without finder: err = %v, want EINTERNAL", err)
 	}
 	none := func(name, region, account string) ([]NamedImage, error) { return nil, nil }
-	_, err = BuildRecipeWith("us-west-2", req, cfg, now, none)
+	_, err = buildRecipe("us-west-2", req, cfg, now, none)
 	if e := mustError(t, err, EINVALID, "base_ami"); !strings.HasPrefix(e.Message, "No base image found for os 'trusty', vm type 'hvm', region 'us-west-2'") {
 		t.Errorf("Message = %q", e.Message)
 	}
 	failing := func(name, region, account string) ([]NamedImage, error) { return nil, errors.New("clouddriver down") }
-	if _, err = BuildRecipeWith("us-west-2", req, cfg, now, failing); err == nil || ErrorCode(err) != EINTERNAL {
+	if _, err = buildRecipe("us-west-2", req, cfg, now, failing); err == nil || ErrorCode(err) != EINTERNAL {
 		t.Errorf("finder failure: err = %v, want an internal error", err)
 	}
 }
@@ -109,7 +120,7 @@ func TestRecipeBaseAMIByNameFirstMatch(t *testing.T) {
 			{Attributes: ImageAttributes{CreationDate: "2020", VirtualizationType: "hvm"}, AMIs: map[string][]string{"us-east-1": {"ami-new"}}},
 		}, nil
 	}
-	r, err := BuildRecipeWith("us-east-1", req, cfg, time.UnixMilli(1), find)
+	r, err := buildRecipe("us-east-1", req, cfg, time.UnixMilli(1), find)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +134,7 @@ func TestRecipeTemplatesAndRoot(t *testing.T) {
 	cfg := recipeConfig()
 	cfg.TemplatesNeedingRoot = StringList{"aws-chroot.json"}
 	req := BakeRequest{Package: "app", BaseOS: "trusty", TemplateFileName: "aws-chroot.json", VarFileName: "vars.json"}
-	r, err := BuildRecipe("us-east-1", req, cfg, time.UnixMilli(1))
+	r, err := buildRecipe("us-east-1", req, cfg, time.UnixMilli(1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +155,7 @@ func TestRecipeExtendedAttributesOverrideInPlace(t *testing.T) {
 	cfg := recipeConfig()
 	req := BakeRequest{Package: "app", BaseOS: "trusty", ExtendedAttributes: map[string]string{
 		"aws_instance_type": " m5.large ", "appversion": "", "zz": "last"}}
-	r, err := BuildRecipe("us-east-1", req, cfg, time.UnixMilli(1))
+	r, err := buildRecipe("us-east-1", req, cfg, time.UnixMilli(1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +173,7 @@ func TestRecipeExtendedAttributesOverrideInPlace(t *testing.T) {
 func TestRecipeDocker(t *testing.T) {
 	cfg := recipeConfig()
 	req := BakeRequest{Package: "app_1.0-1_all", BaseOS: "trusty", CloudProviderType: "docker", Organization: "ECorp", BaseAMI: "myorg/base:1"}
-	r, err := BuildRecipe("global", req, cfg, time.UnixMilli(1470391070464))
+	r, err := buildRecipe("global", req, cfg, time.UnixMilli(1470391070464), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +193,7 @@ func TestMaskedArgvAlwaysMasksCredentials(t *testing.T) {
 	cfg.AWS.BakeryDefaults.AWSAccessKey = "AKIA"
 	cfg.AWS.BakeryDefaults.AWSSecretKey = "s3cr3t-value"
 	cfg.AWS.BakeryDefaults.MaskedPackerParameters = []string{"other"}
-	r, err := BuildRecipe("us-east-1", BakeRequest{Package: "app", BaseOS: "trusty"}, cfg, time.UnixMilli(1))
+	r, err := buildRecipe("us-east-1", BakeRequest{Package: "app", BaseOS: "trusty"}, cfg, time.UnixMilli(1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -82,9 +82,9 @@ func TestPackerCommandsConformance(t *testing.T) {
 func testRecipeCase(t *testing.T, file packerCommandsFile, tc packerCase) {
 	cfg := conformanceConfig(t, file.Configs, tc.Config)
 	req := decodeRequest(t, tc.Request)
-	r, err := BuildRecipe(tc.Region, req, cfg, clock(tc.Clock))
+	r, err := buildRecipe(tc.Region, req, cfg, clock(tc.Clock), nil)
 	if err != nil {
-		t.Fatalf("BuildRecipe: %v", err)
+		t.Fatalf("buildRecipe: %v", err)
 	}
 	e := tc.Expected
 	if r.BaseCommand != str(e.BaseCommand) || r.TemplateFile != str(e.TemplateFile) || r.VarFile != str(e.VarFile) {
@@ -186,7 +186,7 @@ func keyOf(tok string) string {
 func testRecipeErrorCase(t *testing.T, file packerCommandsFile, tc packerCase) {
 	cfg := conformanceConfig(t, file.Configs, tc.Config)
 	req := decodeRequest(t, tc.Request)
-	_, err := BuildRecipe(tc.Region, req, cfg, clock(tc.Clock))
+	_, err := buildRecipe(tc.Region, req, cfg, clock(tc.Clock), nil)
 	var e *Error
 	if !asError(err, &e) {
 		t.Fatalf("err = %v, want *Error", err)
@@ -194,8 +194,9 @@ func testRecipeErrorCase(t *testing.T, file packerCommandsFile, tc packerCase) {
 	if tc.Expected.HTTPStatus == 400 && e.Code != EINVALID {
 		t.Errorf("Code = %q, want %q (HTTP 400)", e.Code, EINVALID)
 	}
-	if e.Message != tc.Expected.Message {
-		t.Errorf("Message = %q, want %q", e.Message, tc.Expected.Message)
+	// Rosco's sentence first; Bakehouse adds which base OSes to use.
+	if !strings.HasPrefix(e.Message, tc.Expected.Message+" ") {
+		t.Errorf("Message = %q, want %q first", e.Message, tc.Expected.Message)
 	}
 	if e.Field != "base_os" {
 		t.Errorf("Field = %q, want base_os", e.Field)
@@ -251,9 +252,9 @@ func testSourceAMILookupCase(t *testing.T, file packerCommandsFile, tc packerCas
 		asked = append(asked, name+"@"+region)
 		return tc.SearchResults, nil
 	}
-	r, err := BuildRecipeWith(tc.Region, req, cfg, clock(tc.Clock), find)
+	r, err := buildRecipe(tc.Region, req, cfg, clock(tc.Clock), find)
 	if err != nil {
-		t.Fatalf("BuildRecipeWith: %v", err)
+		t.Fatalf("buildRecipe: %v", err)
 	}
 	if want := []string{tc.ConfiguredSourceAMI + "@" + tc.Region}; !slices.Equal(asked, want) {
 		t.Errorf("finder asked %q, want %q", asked, want)

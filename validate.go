@@ -13,49 +13,48 @@ var (
 	storeTypes = []string{"ebs", "s3", "docker"}
 )
 
-// ValidateRequest checks a bake request before it is keyed or queued, so
-// that a bad request is a 400 naming its field instead of a failed or
-// (in Rosco) cached bake. It fills a missing cloud_provider_type with the
-// configured default, as Rosco's controller does, and returns the first
-// problem as an *Error with Code EINVALID.
+// validateRequest checks a bake request before it is resolved, keyed or
+// queued, so that a bad request is a 400 naming its field instead of a
+// failed or (in Rosco) cached bake. It fills a missing cloud_provider_type
+// with the configured default, as Rosco's controller does, returns the
+// base OS entry it found, and returns the first problem as an *Error with
+// Code EINVALID.
 //
 // Unlike Rosco it requires a package (or package_artifacts, or for docker
 // an ami_name), restricts package tokens to characters a package name can
 // hold (they end up in an install script), and keeps template and var
 // file names inside the template directory.
-func ValidateRequest(region string, req *BakeRequest, cfg Config) error {
-	if req == nil {
-		return Invalid("", "The request body is required: send a bake request as JSON.")
-	}
+func validateRequest(region string, req *BakeRequest, cfg Config) (baseOS, error) {
 	if err := checkRegion(region); err != nil {
-		return err
+		return baseOS{}, err
 	}
 	req.CloudProviderType = cfg.ProviderType(*req)
 	provider := req.CloudProviderType
 	if !cfg.ProviderEnabled(provider) {
 		// Rosco's exact text (its API tests expect it); a known but
 		// disabled provider is unknown to Rosco too.
-		return Invalid("cloud_provider_type", "Unknown provider type '%s'.", provider)
+		return baseOS{}, Invalid("cloud_provider_type", "Unknown provider type '%s'.", provider)
 	}
-	if err := checkBaseOS(provider, req.BaseOS, cfg); err != nil {
-		return err
+	base, ok := cfg.lookupBaseOS(provider, req.BaseOS)
+	if !ok {
+		return baseOS{}, baseOSError(provider, req.BaseOS, cfg)
 	}
 	if err := checkPackages(provider, req); err != nil {
-		return err
+		return baseOS{}, err
 	}
 	if err := checkFileName("template_file_name", req.TemplateFileName); err != nil {
-		return err
+		return baseOS{}, err
 	}
 	if err := checkFileName("var_file_name", req.VarFileName); err != nil {
-		return err
+		return baseOS{}, err
 	}
 	if err := checkEnum("vm_type", req.VMType, vmTypes); err != nil {
-		return err
+		return baseOS{}, err
 	}
 	if err := checkEnum("base_label", req.BaseLabel, baseLabels); err != nil {
-		return err
+		return baseOS{}, err
 	}
-	return checkEnum("store_type", req.StoreType, storeTypes)
+	return base, checkEnum("store_type", req.StoreType, storeTypes)
 }
 
 // checkRegion accepts AWS-style region names and docker's "global"; the
@@ -72,19 +71,18 @@ func checkRegion(region string) error {
 	return nil
 }
 
-// checkBaseOS requires a base_os configured for the provider.
-func checkBaseOS(provider, baseOS string, cfg Config) error {
+// baseOSError says why baseOS is not one of provider's: Rosco's sentence,
+// then what to send instead.
+func baseOSError(provider, baseOS string, cfg Config) error {
 	configured := cfg.BaseOSes(provider)
-	list := strings.Join(configured, ", ")
+	rosco := fmt.Sprintf("No virtualization settings found for '%s'.", javaString(baseOS))
 	switch {
 	case len(configured) == 0:
-		return Invalid("base_os", "No base OS is configured for %s: add one under %s.bakeryDefaults.baseImages.", provider, provider)
+		return Invalid("base_os", "%s No base OS is configured for %s: add one under %s.bakeryDefaults.baseImages.", rosco, provider, provider)
 	case baseOS == "":
-		return Invalid("base_os", "The base_os is required; base OSes configured for %s: %s.", provider, list)
-	case !slices.Contains(configured, baseOS):
-		return Invalid("base_os", "The base_os '%s' is not configured for %s; use one of: %s.", baseOS, provider, list)
+		return Invalid("base_os", "%s The base_os is required; base OSes configured for %s: %s.", rosco, provider, strings.Join(configured, ", "))
 	}
-	return nil
+	return Invalid("base_os", "%s The base_os '%s' is not configured for %s; use one of: %s.", rosco, baseOS, provider, strings.Join(configured, ", "))
 }
 
 // checkPackages requires something to install or name the image after,

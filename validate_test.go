@@ -106,10 +106,10 @@ func TestValidateRequest(t *testing.T) {
 				tt.cfg(&cfg)
 			}
 			req := tt.req
-			err := ValidateRequest(tt.region, &req, cfg)
+			_, err := validateRequest(tt.region, &req, cfg)
 			if tt.field == "" {
 				if err != nil {
-					t.Fatalf("ValidateRequest: %v", err)
+					t.Fatalf("validateRequest: %v", err)
 				}
 				if req.CloudProviderType == "" {
 					t.Error("cloud_provider_type was not filled in")
@@ -141,9 +141,3 @@ func TestValidateRequest(t *testing.T) {
 // fieldWord is how a message names a field (package messages say
 // "package").
 func fieldWord(field string) string { return strings.SplitN(field, "_", 2)[0] }
-
-func TestValidateRequestNil(t *testing.T) {
-	if ErrorCode(ValidateRequest("us-east-1", nil, validateConfig())) != EINVALID {
-		t.Error("nil request: want EINVALID")
-	}
-}

@@ -152,6 +152,7 @@ func TestImageFinderResolvesSourceAMI(t *testing.T) {
 	c := newClient(t, srv, Options{})
 
 	var cfg bakehouse.Config
+	cfg.AWS.Enabled = true
 	cfg.AWS.BakeryDefaults = bakehouse.AWSBakeryDefaults{
 		TemplateFile: "aws-ebs.json",
 		BaseImages: []bakehouse.AWSBaseImage{{
@@ -170,7 +171,7 @@ func TestImageFinderResolvesSourceAMI(t *testing.T) {
 		return nil
 	})
 	req := bakehouse.BakeRequest{Package: "app", BaseOS: "trusty", CloudProviderType: "aws", AccountName: "prod"}
-	r, err := bakehouse.BuildRecipeWith("us-west-2", req, cfg, time.UnixMilli(1), finder)
+	r, err := bakehouse.Resolve("us-west-2", req, cfg, bakehouse.Lookups{FindImages: finder})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +179,7 @@ func TestImageFinderResolvesSourceAMI(t *testing.T) {
 		t.Errorf("source AMI = %s (accounts %v), want %s", r.SourceImage, accounts, imgs["new"].ID)
 	}
 	req.AccountName, req.BaseAMI = "", "trusty-base-2024"
-	if r, err = bakehouse.BuildRecipeWith("us-west-2", req, cfg, time.UnixMilli(1), finder); err != nil || r.SourceImage != imgs["foreign"].ID {
+	if r, err = bakehouse.Resolve("us-west-2", req, cfg, bakehouse.Lookups{FindImages: finder}); err != nil || r.SourceImage != imgs["foreign"].ID {
 		t.Errorf("base_ami by name: source AMI = %s, %v; want %s", r.SourceImage, err, imgs["foreign"].ID)
 	}
 }

@@ -49,7 +49,7 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 		id = s.NewID()
 	}
 	rec := &bakehouse.BakeRecord{
-		ID: id, Key: p.plan.BakeKey, RoscoKey: p.plan.RoscoKey, Region: region, Provider: p.provider,
+		ID: id, Key: p.plan.BakeKey, RoscoKey: p.plan.RoscoKey, Region: region, Provider: p.resolved.Provider,
 		Request: withoutSecrets(req, p.recipe.MaskedParameters), Plan: p.plan, Reason: reason, CreatedAt: s.Now().UTC(),
 	}
 	if !sameMap(rec.Request.ExtendedAttributes, req.ExtendedAttributes) {

@@ -12,145 +12,72 @@ import (
 	"github.com/bakehouse/bakehouse"
 )
 
-// planned is a request made ready to bake: validated, packages resolved,
-// recipe built and keyed.
+// planned is a request made ready to bake: resolved once, its recipe
+// built and keyed.
 type planned struct {
-	region   string
-	request  bakehouse.BakeRequest // as sent
-	resolved bakehouse.BakeRequest // package versions pinned from the repository
+	resolved *bakehouse.Resolved
 	recipe   bakehouse.Recipe
 	plan     bakehouse.Plan
-	provider string
 	suite    string // docker: the Debian suite to build a missing base image from
 }
 
-// prepare turns a request into a keyed plan without side effects.
+// prepare turns a request into a keyed plan without side effects: the
+// request is resolved once (provider, base OS, package versions, source
+// image, template), and the recipe, the image name and the key are
+// computed from that.
 func (s *Service) prepare(ctx context.Context, region string, req bakehouse.BakeRequest) (*planned, error) {
 	cfg := s.cfg.Rosco
-	if err := bakehouse.ValidateRequest(region, &req, cfg); err != nil {
-		return nil, err
-	}
-	provider := cfg.ProviderType(req)
-	p := &planned{region: region, request: req, provider: provider}
-
-	resolved, pkgs, warnings := s.resolvePackages(req, provider)
-	p.resolved = resolved
-	var finder bakehouse.ImageFinder
+	var look bakehouse.Lookups
 	if s.aws != nil {
-		finder = func(name, region, account string) ([]bakehouse.NamedImage, error) {
+		look.FindImages = func(name, region, account string) ([]bakehouse.NamedImage, error) {
 			// The adapter searches as clouddriver's find does (a name
 			// without wildcards matches as a substring), so
 			// "ubuntu-xenial-16.04-amd64-server-" finds every dated build.
 			return s.aws.FindImages(ctx, region, name, nil)
 		}
 	}
-	recipe, err := bakehouse.BuildRecipeWith(region, resolved, cfg, s.Now(), finder)
+	if s.repo != nil {
+		look.PackageVersion = s.repo.Resolve
+	}
+	r, err := bakehouse.Resolve(region, req, cfg, look)
 	if err != nil {
 		return nil, err
 	}
-	p.recipe = recipe
+	recipe, err := r.Recipe(s.Now())
+	if err != nil {
+		return nil, err
+	}
+	p := &planned{resolved: r, recipe: recipe}
 
-	x := bakehouse.NewKeyExtras(req, recipe)
-	x.ResolvedPackages = nil
-	for _, pk := range pkgs {
-		x.ResolvedPackages = append(x.ResolvedPackages, pk.Name+"="+pk.Version+"-"+pk.Release+":"+pk.Arch)
+	x := r.KeyExtras()
+	if x.TemplateDigest, err = s.digests.digest(r.TemplateFile); err != nil {
+		return nil, templateError(r, err)
 	}
-	if x.TemplateDigest, err = s.digests.digest(recipe.TemplateFile); err != nil {
-		return nil, templateError(recipe, err)
-	}
-	if recipe.VarFile != "" {
-		if x.VarFileDigest, err = s.digests.digest(recipe.VarFile); err != nil {
-			return nil, bakehouse.Invalid("var_file_name", "Var file %s cannot be read (%v): install it in the template directory or drop var_file_name.", recipe.VarFile, err)
+	if r.VarFile != "" {
+		if x.VarFileDigest, err = s.digests.digest(r.VarFile); err != nil {
+			return nil, bakehouse.Invalid("var_file_name", "Var file %s cannot be read (%v): install it in the template directory or drop var_file_name.", r.VarFile, err)
 		}
 	}
-	if provider == "docker" {
-		id, err := s.dockerBaseImageID(ctx, recipe.SourceImage)
+	if r.Provider == "docker" {
+		id, err := s.dockerBaseImageID(ctx, r.SourceImage)
 		if err != nil {
 			return nil, err
 		}
-		x.BaseImage = recipe.SourceImage + "@" + id
-		p.suite = debianSuite(recipe.SourceImage)
+		x.BaseImage = r.SourceImage + "@" + id
+		p.suite = debianSuite(r.SourceImage)
 	}
-	roscoKey := bakehouse.RoscoBakeKey(region, req, cfg)
-	key := bakehouse.BakeKey(roscoKey, x)
-
-	argv := bakehouse.MaskArgv(recipe.Argv(cfg.Packer), recipe.MaskedParameters)
+	roscoKey := r.RoscoKey()
 	p.plan = bakehouse.Plan{
-		BakeKey:    key,
+		BakeKey:    bakehouse.BakeKey(roscoKey, x),
 		RoscoKey:   roscoKey,
 		ImageName:  recipe.ImageName,
-		Packages:   pkgs,
+		Packages:   r.PlanPackages,
 		AppVersion: recipe.AppVersion,
-		Packer:     bakehouse.PlanPacker{Template: recipe.TemplateFile, Argv: argv},
+		Packer:     bakehouse.PlanPacker{Template: recipe.TemplateFile, Argv: bakehouse.MaskArgv(recipe.Argv(cfg.Packer), recipe.MaskedParameters)},
 		BaseImage:  x.BaseImage,
-		Warnings:   warnings,
+		Warnings:   r.Warnings,
 	}
 	return p, nil
-}
-
-// resolvePackages pins each package named without a version to the version
-// the bakery's repository would install, so that a new release changes the
-// key instead of silently reusing an old image. Packages the repository
-// does not hold keep the request's form and add a warning.
-func (s *Service) resolvePackages(req bakehouse.BakeRequest, provider string) (bakehouse.BakeRequest, []bakehouse.PlanPackage, []string) {
-	pt := s.packageType(req, provider)
-	var out []string
-	var pkgs []bakehouse.PlanPackage
-	var warnings []string
-	for _, tok := range strings.Fields(req.Package) {
-		pk := bakehouse.ParsePackage(pt, tok)
-		pp := bakehouse.PlanPackage{Name: pk.Name, Version: pk.Version, Release: pk.Release, Arch: pk.Arch}
-		// Only docker bakes install from the bakery's own repository (it
-		// is mounted into the build container); elsewhere the configured
-		// repositories decide, and Bakehouse cannot see them.
-		if pk.Version == "" && pt == bakehouse.PackageDeb && s.repo != nil && provider == "docker" {
-			if v, arch, ok := s.repo.Resolve(pk.Name); ok {
-				version, release := splitDebVersion(v)
-				pp = bakehouse.PlanPackage{Name: pk.Name, Version: version, Release: release, Arch: arch, Resolved: true}
-				tok = pk.Name + "_" + v + "_" + arch
-			}
-		}
-		if pk.Version == "" && !pp.Resolved && pk.Name != "" {
-			warnings = append(warnings, fmt.Sprintf("package %s has no version and Bakehouse cannot resolve it here: a bake reused for it may hold an older release (name the version, or rebake=1 forces a new bake)", pk.Name))
-		}
-		out = append(out, tok)
-		pkgs = append(pkgs, pp)
-	}
-	req.Package = strings.Join(out, " ")
-	return req, pkgs, warnings
-}
-
-// packageType is the package type of the request's base OS.
-func (s *Service) packageType(req bakehouse.BakeRequest, provider string) bakehouse.PackageType {
-	var pt string
-	switch provider {
-	case "docker":
-		for _, b := range s.cfg.Rosco.Docker.BakeryDefaults.BaseImages {
-			if b.BaseImage.ID == req.BaseOS {
-				pt = b.BaseImage.PackageType
-			}
-		}
-	case "aws":
-		for _, b := range s.cfg.Rosco.AWS.BakeryDefaults.BaseImages {
-			if b.BaseImage.ID == req.BaseOS {
-				pt = b.BaseImage.PackageType
-			}
-		}
-	}
-	t, err := bakehouse.ParsePackageType(pt)
-	if err != nil {
-		return bakehouse.PackageDeb
-	}
-	return t
-}
-
-// splitDebVersion splits a Debian version into Rosco's version and release
-// (upstream version and Debian revision).
-func splitDebVersion(v string) (version, release string) {
-	if i := strings.LastIndex(v, "-"); i >= 0 {
-		return v[:i], v[i+1:]
-	}
-	return v, ""
 }
 
 // debianSuite returns the suite of a Bakehouse-built base image
@@ -231,7 +158,7 @@ func reuseReason(b *bakehouse.BakeRecord) string {
 // templateError says which setting named a template that cannot be read
 // and which directory was searched: the field is template_file_name when
 // the request named it, else the config key (the operator's to fix).
-func templateError(r bakehouse.Recipe, err error) error {
+func templateError(r *bakehouse.Resolved, err error) error {
 	dir, name := filepath.Dir(r.TemplateFile), filepath.Base(r.TemplateFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		err = fs.ErrNotExist

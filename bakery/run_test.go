@@ -1,7 +1,6 @@
 package bakery
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -47,19 +46,6 @@ func TestPhaseTracker(t *testing.T) {
 	}
 }
 
-func TestSplitDebVersion(t *testing.T) {
-	for in, want := range map[string][2]string{
-		"0.5.0-h5.c4baff4": {"0.5.0", "h5.c4baff4"},
-		"1:2.3-4-5":        {"1:2.3-4", "5"},
-		"7":                {"7", ""},
-	} {
-		v, r := splitDebVersion(in)
-		if v != want[0] || r != want[1] {
-			t.Errorf("splitDebVersion(%q) = %q, %q; want %q, %q", in, v, r, want[0], want[1])
-		}
-	}
-}
-
 func TestPlanDiffNamesWhatChanged(t *testing.T) {
 	old := bakehouse.Plan{BaseImage: "img@sha256:a", Packages: []bakehouse.PlanPackage{{Name: "kato", Version: "1.0", Release: "1"}}}
 	cur := bakehouse.Plan{BaseImage: "img@sha256:b", Packages: []bakehouse.PlanPackage{{Name: "kato", Version: "1.1", Release: "1"}}}
@@ -69,28 +55,5 @@ func TestPlanDiffNamesWhatChanged(t *testing.T) {
 	}
 	if d := planDiff(old, old); len(d) != 0 {
 		t.Fatalf("planDiff of equal plans = %q", d)
-	}
-}
-
-type fakeRepo map[string][2]string
-
-func (r fakeRepo) Resolve(name string) (string, string, bool) {
-	v, ok := r[name]
-	return v[0], v[1], ok
-}
-func (r fakeRepo) Dir() string { return "/repo" }
-
-func TestResolvePackagesPinsUnversionedNames(t *testing.T) {
-	s := &Service{repo: fakeRepo{"kato": {"1.2-h3.abc", "all"}}}
-	req := bakehouse.BakeRequest{Package: "kato mongodb redis_6.0-1_amd64", BaseOS: "bookworm"}
-	got, pkgs, warnings := s.resolvePackages(req, "docker")
-	if got.Package != "kato_1.2-h3.abc_all mongodb redis_6.0-1_amd64" {
-		t.Fatalf("resolved package list = %q", got.Package)
-	}
-	if !pkgs[0].Resolved || pkgs[0].Version != "1.2" || pkgs[0].Release != "h3.abc" || pkgs[1].Resolved || pkgs[2].Resolved {
-		t.Fatalf("packages = %+v", pkgs)
-	}
-	if len(warnings) != 1 || !strings.Contains(warnings[0], "mongodb") {
-		t.Fatalf("warnings = %q, want one about mongodb", warnings)
 	}
 }
