@@ -57,14 +57,14 @@ func roscoBakeKey(region string, req BakeRequest, provider, vmType string) strin
 // differ; Bakehouse adds a digest of them to the key so it bakes anew.
 // Nil and empty maps or slices are the same input.
 type KeyExtras struct {
-	ExtendedAttributes map[string]string
-	Upgrade            bool
-	Organization       string // docker
-	DockerTag          string // the requested tag, never the timestamp fallback
-	ResolvedPackages   []string
-	BaseImage          string // resolved source AMI or docker source image
-	TemplateDigest     string // of the template file's contents
-	VarFileDigest      string // of the var file's contents
+	ExtendedAttributes map[string]string `json:"extended_attributes,omitempty"`
+	Upgrade            bool              `json:"upgrade,omitempty"`
+	Organization       string            `json:"organization,omitempty"`      // docker
+	DockerTag          string            `json:"docker_tag,omitempty"`        // the requested tag, never the timestamp fallback
+	ResolvedPackages   []string          `json:"resolved_packages,omitempty"` // name=version-release:arch
+	BaseImage          string            `json:"base_image,omitempty"`        // resolved source AMI or docker source image
+	TemplateDigest     string            `json:"template_digest,omitempty"`   // of the template file's contents
+	VarFileDigest      string            `json:"var_file_digest,omitempty"`   // of the var file's contents
 }
 
 // BakeKey is Bakehouse's key: the Rosco key, ":", and the lowercase hex

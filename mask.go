@@ -1,6 +1,7 @@
 package bakehouse
 
 import (
+	"maps"
 	"slices"
 	"strings"
 )
@@ -58,4 +59,24 @@ func secretToken(tok string, masked []string) (prefix, value string, ok bool) {
 		return "", "", false
 	}
 	return tok[:len(tok)-len(v)], v, true
+}
+
+// MaskAttributes returns attrs with the values of masked parameters
+// replaced by Mask (attrs itself when none is), the form in which extended
+// attributes are stored, keyed and shown.
+func MaskAttributes(attrs map[string]string, masked []string) map[string]string {
+	var out map[string]string
+	for k, v := range attrs {
+		if v == "" || !slices.Contains(masked, k) {
+			continue
+		}
+		if out == nil {
+			out = maps.Clone(attrs)
+		}
+		out[k] = Mask
+	}
+	if out == nil {
+		return attrs
+	}
+	return out
 }

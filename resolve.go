@@ -224,10 +224,14 @@ func (r *Resolved) RoscoKey() string {
 // organization and requested tag, the packages with their resolved
 // versions and the source image. A caller that reads the template or
 // identifies the source image more precisely fills those in.
+//
+// Extended attributes that are masked parameters enter masked: a
+// credential does not change the image, and the key is shown and stored,
+// so it must not carry (a hash of) a secret.
 func (r *Resolved) KeyExtras() KeyExtras {
 	req := r.Request
 	x := KeyExtras{
-		ExtendedAttributes: req.ExtendedAttributes,
+		ExtendedAttributes: MaskAttributes(req.ExtendedAttributes, r.MaskedParameters),
 		Upgrade:            req.Upgrade != nil && *req.Upgrade,
 		BaseImage:          r.SourceImage,
 	}

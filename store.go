@@ -43,7 +43,9 @@ type Phase struct {
 }
 
 // Plan is what a bake will run, computed without running it: the answer of
-// POST /api/v1/{region}/bake/plan and the record of what a bake ran.
+// POST /api/v1/{region}/bake/plan, and, stored with the bake when it is
+// created, exactly what the worker runs (so a package released or a clock
+// that ticked while the bake waited changes nothing).
 type Plan struct {
 	BakeKey    string        `json:"bake_key"`
 	RoscoKey   string        `json:"rosco_key"`
@@ -51,9 +53,18 @@ type Plan struct {
 	Packages   []PlanPackage `json:"packages"`
 	AppVersion string        `json:"appversion"`
 	Packer     PlanPacker    `json:"packer"`
-	BaseImage  string        `json:"base_image,omitempty"`
-	Warnings   []string      `json:"warnings,omitempty"`
-	Reuse      *PlanReuse    `json:"reuse"`
+	// BaseImage is the base as keyed: the source AMI id, or for docker
+	// the source image with the engine's id (image@sha256:...).
+	BaseImage string `json:"base_image,omitempty"`
+	// SourceImage is the source AMI id or docker image the bake starts
+	// from.
+	SourceImage string     `json:"source_image,omitempty"`
+	Warnings    []string   `json:"warnings,omitempty"`
+	Reuse       *PlanReuse `json:"reuse"`
+	// KeyInputs are the inputs of the key beyond Rosco's, so that a bake
+	// that builds its missing base image can be keyed by the image it
+	// really used without resolving the request again.
+	KeyInputs *KeyExtras `json:"key_inputs,omitempty"`
 }
 
 // PlanPackage is one package of a plan with its resolved version.
@@ -65,7 +76,9 @@ type PlanPackage struct {
 	Resolved bool   `json:"resolved"` // version came from the bakery's repository
 }
 
-// PlanPacker is the Packer invocation of a plan; Argv is masked.
+// PlanPacker is the Packer invocation of a plan. Argv is exact but masked
+// (bakehouse.MaskArgv): the secret values are put back only in the process
+// that runs Packer.
 type PlanPacker struct {
 	Template string   `json:"template"`
 	Argv     []string `json:"argv"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,15 +49,17 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 	if id == "" || !validID(id) {
 		id = s.NewID()
 	}
+	req.ExtendedAttributes = bakehouse.MaskAttributes(req.ExtendedAttributes, p.recipe.MaskedParameters)
 	rec := &bakehouse.BakeRecord{
 		ID: id, Key: p.plan.BakeKey, RoscoKey: p.plan.RoscoKey, Region: region, Provider: p.resolved.Provider,
-		Request: withoutSecrets(req, p.recipe.MaskedParameters), Plan: p.plan, Reason: reason, CreatedAt: s.Now().UTC(),
+		Request: req, Plan: p.plan, Reason: reason, CreatedAt: s.Now().UTC(),
 	}
-	if !sameMap(rec.Request.ExtendedAttributes, req.ExtendedAttributes) {
-		// A masked parameter passed as an extended attribute is kept in
-		// memory for the run only, never in the store.
+	if argv := p.recipe.Argv(s.cfg.Rosco.Packer); !slices.Equal(argv, p.plan.Packer.Argv) {
+		// The plan is stored masked; the secret values (config vars,
+		// additionalParameters, extended attributes) are kept in memory
+		// for the run only, never in the store.
 		s.mu.Lock()
-		s.secretRequests[id] = req
+		s.secretArgv[id] = argv
 		s.mu.Unlock()
 	}
 	create := bakehouse.CreateBakeParams{Record: rec, Decide: decide(rec, rebake)}
@@ -68,10 +71,10 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 	}
 	if rec.ID != id || err != nil || res.Reused {
 		s.mu.Lock()
-		if full, ok := s.secretRequests[id]; ok {
-			delete(s.secretRequests, id)
+		if full, ok := s.secretArgv[id]; ok {
+			delete(s.secretArgv, id)
 			if err == nil && !res.Reused {
-				s.secretRequests[rec.ID] = full
+				s.secretArgv[rec.ID] = full
 			}
 		}
 		s.mu.Unlock()
@@ -243,6 +246,7 @@ func (s *Service) stop(ctx context.Context, b *bakehouse.BakeRecord, cause error
 	}
 	// Not running here: it is still queued. Its job will find the bake
 	// ended and do nothing; cancel it so it does not even start.
+	s.forgetSecrets(b.ID)
 	if s.queue != nil {
 		_ = s.queue.Cancel(ctx, b.JobID)
 	}
@@ -324,37 +328,4 @@ func (s *Service) LogsByImage(ctx context.Context, region, imageID string) (stri
 func (s *Service) DeleteExecutions(ctx context.Context, ids []string) error {
 	_, err := s.store.DeleteByExecutions(ctx, ids)
 	return err
-}
-
-// withoutSecrets returns req with the values of extended attributes that
-// are masked Packer parameters (aws_secret_key, ...) replaced by ******, the
-// form in which a request is stored.
-func withoutSecrets(req bakehouse.BakeRequest, masked []string) bakehouse.BakeRequest {
-	var out map[string]string
-	for k, v := range req.ExtendedAttributes {
-		for _, m := range masked {
-			if k == m && v != "" {
-				if out == nil {
-					out = make(map[string]string, len(req.ExtendedAttributes))
-					for k2, v2 := range req.ExtendedAttributes {
-						out[k2] = v2
-					}
-				}
-				out[k] = "******"
-			}
-		}
-	}
-	if out != nil {
-		req.ExtendedAttributes = out
-	}
-	return req
-}
-
-func sameMap(a, b map[string]string) bool {
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }

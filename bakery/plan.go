@@ -18,7 +18,6 @@ type planned struct {
 	resolved *bakehouse.Resolved
 	recipe   bakehouse.Recipe
 	plan     bakehouse.Plan
-	suite    string // docker: the Debian suite to build a missing base image from
 }
 
 // prepare turns a request into a keyed plan without side effects: the
@@ -64,18 +63,19 @@ func (s *Service) prepare(ctx context.Context, region string, req bakehouse.Bake
 			return nil, err
 		}
 		x.BaseImage = r.SourceImage + "@" + id
-		p.suite = debianSuite(r.SourceImage)
 	}
 	roscoKey := r.RoscoKey()
 	p.plan = bakehouse.Plan{
-		BakeKey:    bakehouse.BakeKey(roscoKey, x),
-		RoscoKey:   roscoKey,
-		ImageName:  recipe.ImageName,
-		Packages:   r.PlanPackages,
-		AppVersion: recipe.AppVersion,
-		Packer:     bakehouse.PlanPacker{Template: recipe.TemplateFile, Argv: bakehouse.MaskArgv(recipe.Argv(cfg.Packer), recipe.MaskedParameters)},
-		BaseImage:  x.BaseImage,
-		Warnings:   r.Warnings,
+		BakeKey:     bakehouse.BakeKey(roscoKey, x),
+		RoscoKey:    roscoKey,
+		ImageName:   recipe.ImageName,
+		Packages:    r.PlanPackages,
+		AppVersion:  recipe.AppVersion,
+		Packer:      bakehouse.PlanPacker{Template: recipe.TemplateFile, Argv: bakehouse.MaskArgv(recipe.Argv(cfg.Packer), recipe.MaskedParameters)},
+		BaseImage:   x.BaseImage,
+		SourceImage: r.SourceImage,
+		Warnings:    r.Warnings,
+		KeyInputs:   &x,
 	}
 	return p, nil
 }

@@ -107,9 +107,7 @@ func (s *Service) endOrphan(ctx context.Context, b *bakehouse.BakeRecord, why st
 	if s.queue != nil {
 		_ = s.queue.Cancel(ctx, b.JobID)
 	}
-	s.mu.Lock()
-	delete(s.secretRequests, b.ID)
-	s.mu.Unlock()
+	s.forgetSecrets(b.ID)
 	return true, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,6 +64,7 @@ func (s *Service) RunBake(ctx context.Context, id string) error {
 		return err
 	}
 	if rec.State != bakehouse.StateRunning {
+		s.forgetSecrets(id)
 		return nil // canceled while queued, or recovered after a restart
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -125,27 +127,15 @@ func (s *Service) RunBake(ctx context.Context, id string) error {
 	return nil
 }
 
-// execute prepares the provider, runs Packer and reads the result.
+// execute runs the plan stored with the bake, exactly: the request is not
+// resolved again, so the package versions, the image name and the argv are
+// those the bake was keyed and planned with. It prepares the provider,
+// runs Packer and reads the result.
 func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *phaseTracker, logf func(string, ...any)) (*bakehouse.Bake, error) {
-	// Recompute the recipe from the stored request: the plan in the
-	// record is masked, and secrets are never stored.
-	req := rec.Request
-	s.mu.Lock()
-	if full, ok := s.secretRequests[rec.ID]; ok {
-		req = full
-		delete(s.secretRequests, rec.ID)
-	}
-	s.mu.Unlock()
-	for k, v := range req.ExtendedAttributes {
-		if v == "******" {
-			// The secret was stored masked and this process no longer
-			// holds it: running with "******" would fail obscurely.
-			return nil, fmt.Errorf("extended attribute %s is a masked parameter whose value is not kept across restarts: bake again", k)
-		}
-	}
-	p, err := s.prepare(ctx, rec.Region, req)
+	plan := rec.Plan
+	argv, err := s.unmaskedArgv(rec)
 	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
+		return nil, err
 	}
 	env := []string{"BAKEHOUSE_BAKE_ID=" + rec.ID}
 	if s.repo != nil {
@@ -158,10 +148,10 @@ func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *ph
 		}
 		// No separate ping: every docker call below reports an engine that
 		// does not answer as "Docker engine is not reachable at ...".
-		ref := p.recipe.SourceImage
+		ref := plan.SourceImage
 		var id string
-		if p.suite != "" {
-			id, err = s.docker.EnsureBaseImage(ctx, ref, p.suite, func(line string) { logf("%s", line) })
+		if suite := debianSuite(ref); suite != "" {
+			id, err = s.docker.EnsureBaseImage(ctx, ref, suite, func(line string) { logf("%s", line) })
 		} else {
 			id, err = s.docker.ImageID(ctx, ref)
 			if err == nil && id == "" {
@@ -172,12 +162,13 @@ func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *ph
 			return nil, fmt.Errorf("base image: %w", err)
 		}
 		s.baseImgs.put(ref, id)
-		if !strings.HasSuffix(p.plan.BaseImage, "@"+id) {
+		if base := ref + "@" + id; plan.BaseImage != base && plan.KeyInputs != nil {
 			// The base image was built (or replaced) by this bake: key it
 			// by the image it really used, as the next request will.
-			q, err := s.prepare(ctx, rec.Region, rec.Request)
-			if err == nil && q.plan.BakeKey != rec.Key {
-				if err := s.store.Rekey(ctx, rec.ID, q.plan.BakeKey); err != nil {
+			x := *plan.KeyInputs
+			x.BaseImage = base
+			if key := bakehouse.BakeKey(plan.RoscoKey, x); key != rec.Key {
+				if err := s.store.Rekey(ctx, rec.ID, key); err != nil {
 					return nil, fmt.Errorf("rekey: %w", err)
 				}
 			}
@@ -190,10 +181,10 @@ func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *ph
 
 	if rec.Provider == "aws" {
 		pt.enter("precheck")
-		if err := s.checkAMIName(ctx, rec, p.recipe.ImageName, logf); err != nil {
+		if err := s.checkAMIName(ctx, rec, plan.ImageName, logf); err != nil {
 			return nil, err
 		}
-		logf("Base AMI %s", p.recipe.SourceImage)
+		logf("Base AMI %s", plan.SourceImage)
 	}
 	env = append(env, s.cfg.PassEnv...)
 
@@ -203,9 +194,8 @@ func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *ph
 	}
 	defer os.RemoveAll(work)
 
-	argv := p.recipe.Argv(s.cfg.Rosco.Packer)
-	mask := append(bakehouse.SecretValues(argv, p.recipe.MaskedParameters), s.cfg.SecretEnv...)
-	logf("Running: %s", strings.Join(bakehouse.MaskArgv(argv, p.recipe.MaskedParameters), " "))
+	mask := append(bakehouse.SecretValues(argv, s.cfg.Rosco.MaskedParameters()), s.cfg.SecretEnv...)
+	logf("Running: %s", strings.Join(plan.Packer.Argv, " "))
 	pt.enter("packer_start")
 	code, output, err := s.packer.Run(ctx, PackerRun{
 		Argv: argv, Env: env, Dir: work, Mask: mask,
@@ -235,10 +225,41 @@ func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *ph
 		return nil, errors.New("packer finished but its output names no image")
 	}
 	if rec.Provider == "docker" && b.ImageName == "" {
-		b.ImageName = p.recipe.ImageName
+		b.ImageName = plan.ImageName
 	}
-	b.BaseAMI = p.recipe.SourceImage
+	b.BaseAMI = plan.SourceImage
 	return &b, nil
+}
+
+// unmaskedArgv is the stored plan's argv with its secret values put back
+// from memory, where Bake left them; it is the only place they meet the
+// plan, just before Packer runs.
+func (s *Service) unmaskedArgv(rec *bakehouse.BakeRecord) ([]string, error) {
+	stored := rec.Plan.Packer.Argv
+	s.mu.Lock()
+	full, ok := s.secretArgv[rec.ID]
+	delete(s.secretArgv, rec.ID)
+	s.mu.Unlock()
+	masked := s.cfg.Rosco.MaskedParameters()
+	if ok {
+		if !slices.Equal(bakehouse.MaskArgv(full, masked), stored) {
+			return nil, errors.New("the command line kept for this bake does not match its stored plan: bake again")
+		}
+		return full, nil
+	}
+	if slices.Contains(bakehouse.SecretValues(stored, masked), bakehouse.Mask) {
+		// The plan was stored masked and this process no longer holds the
+		// secrets: running with "******" would fail obscurely.
+		return nil, errors.New("the plan has masked parameters whose values are not kept across restarts: bake again")
+	}
+	return stored, nil
+}
+
+// forgetSecrets drops the secrets kept for a bake that will not run.
+func (s *Service) forgetSecrets(id string) {
+	s.mu.Lock()
+	delete(s.secretArgv, id)
+	s.mu.Unlock()
 }
 
 // cleanup removes what a bake may have left behind.

@@ -105,10 +105,10 @@ type Service struct {
 	mu      sync.Mutex
 	running map[string]context.CancelCauseFunc
 	reuses  map[string]int // reuses not yet written to a bake's log
-	// secretRequests are requests as sent, for bakes whose stored request
-	// has masked extended attributes; held until the bake runs.
-	secretRequests map[string]bakehouse.BakeRequest
-	reuseNoted     map[string]time.Time // when a reuse was last written
+	// secretArgv are the Packer command lines in clear of bakes whose
+	// stored plan is masked; held until the bake runs.
+	secretArgv map[string][]string
+	reuseNoted map[string]time.Time // when a reuse was last written
 
 	digests  *fileDigests
 	baseImgs *ttlCache
@@ -155,9 +155,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 		Now: time.Now, NewID: newID,
 		running: map[string]context.CancelCauseFunc{},
 		reuses:  map[string]int{}, reuseNoted: map[string]time.Time{},
-		secretRequests: map[string]bakehouse.BakeRequest{},
-		digests:        newFileDigests(),
-		baseImgs:       newTTLCache(cfg.BaseImageTTL),
+		secretArgv: map[string][]string{},
+		digests:    newFileDigests(),
+		baseImgs:   newTTLCache(cfg.BaseImageTTL),
 	}, nil
 }
 
