@@ -6,32 +6,6 @@ import (
 	"time"
 )
 
-// ImageNames are the names Rosco's default (VM) name factory derives from
-// a request: the image to create, its appversion tag and the packages
-// Packer installs.
-type ImageNames struct {
-	// ImageName is [ami_name|first package name]-[arch|all]-[ami_suffix|epoch millis]-[base_os],
-	// with empty parts left out.
-	ImageName string
-	// AppVersion is the Frigga appversion of the first package, or "".
-	AppVersion string
-	// PackagesParameter is the "packages" Packer variable: the install
-	// names of the request's packages (not its package_artifacts).
-	PackagesParameter string
-}
-
-// DefaultImageNames names an AWS (or other VM) image. now replaces the
-// timestamp when the request has no ami_suffix; Orca always sends one, so
-// in pipelines the name does not depend on the clock.
-func DefaultImageNames(t PackageType, req BakeRequest, now time.Time) ImageNames {
-	pkgs, naming := requestPackages(t, req)
-	return ImageNames{
-		ImageName:         defaultImageName(req, naming, now),
-		AppVersion:        firstAppVersion(t, naming, req),
-		PackagesParameter: PackagesParameter(t, pkgs),
-	}
-}
-
 // DockerImageNames are the names of a Docker bake. The image is pushed as
 // Reference().
 type DockerImageNames struct {
@@ -44,8 +18,7 @@ type DockerImageNames struct {
 	Repository string
 	// AppVersion is the Frigga appversion of the first package, else epoch
 	// milliseconds.
-	AppVersion        string
-	PackagesParameter string
+	AppVersion string
 }
 
 // Reference is what the shipped docker.json template tags and pushes:
@@ -58,17 +31,11 @@ func (d DockerImageNames) Reference() string {
 	return ref
 }
 
-// NewDockerImageNames names a Docker image. A request with neither a
-// package nor ami_name has nothing to name the image after; Rosco fails
-// with a 500 there, Bakehouse with an EINVALID error on "package".
-func NewDockerImageNames(t PackageType, req BakeRequest, targetRepository string, now time.Time) (DockerImageNames, error) {
-	pkgs, naming := requestPackages(t, req)
-	return dockerImageNames(t, req, pkgs, naming, targetRepository, now)
-}
-
-// dockerImageNames names a Docker image that installs pkgs after the
-// packages in naming (pkgs, then the package_artifacts).
-func dockerImageNames(t PackageType, req BakeRequest, pkgs, naming []Package, targetRepository string, now time.Time) (DockerImageNames, error) {
+// dockerImageNames names a Docker image after the packages in naming (the
+// installed packages, then the package_artifacts). A request with nothing
+// to name the image after fails here: Rosco with a 500, Bakehouse with an
+// EINVALID error on "package".
+func dockerImageNames(t PackageType, req BakeRequest, naming []Package, targetRepository string, now time.Time) (DockerImageNames, error) {
 	name := req.AMIName
 	if name == "" && len(naming) > 0 {
 		name = naming[0].Name
@@ -79,11 +46,10 @@ func dockerImageNames(t PackageType, req BakeRequest, pkgs, naming []Package, ta
 	}
 	millis := strconv.FormatInt(now.UnixMilli(), 10)
 	d := DockerImageNames{
-		Image:             joinNonEmpty("/", req.Organization, name),
-		Tag:               DockerTag(req),
-		Repository:        targetRepository,
-		AppVersion:        firstAppVersion(t, naming, req),
-		PackagesParameter: PackagesParameter(t, pkgs),
+		Image:      joinNonEmpty("/", req.Organization, name),
+		Tag:        DockerTag(req),
+		Repository: targetRepository,
+		AppVersion: firstAppVersion(t, naming, req),
 	}
 	if d.Tag == "" {
 		d.Tag = millis
@@ -111,18 +77,6 @@ func PackagesParameter(t PackageType, pkgs []Package) string {
 		names = append(names, p.InstallName(t))
 	}
 	return strings.Join(names, " ")
-}
-
-// requestPackages returns the request's parsed packages (empty names
-// dropped) and the list used for naming: those packages followed by the
-// parsed names of its package_artifacts (not filtered, as in Rosco).
-func requestPackages(t PackageType, req BakeRequest) (pkgs, naming []Package) {
-	pkgs = ParsePackages(t, req.Package)
-	naming = append([]Package(nil), pkgs...)
-	for _, a := range req.PackageArtifacts {
-		naming = append(naming, ParsePackage(t, a.Name))
-	}
-	return pkgs, naming
 }
 
 // defaultImageName is Rosco's ImageNameFactory.buildImageName.

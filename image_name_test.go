@@ -2,6 +2,8 @@ package bakehouse
 
 import (
 	"encoding/json"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -46,13 +48,17 @@ func TestImageNamesConformance(t *testing.T) {
 			e := tc.Expected
 			switch tc.Kind {
 			case "default":
-				got := DefaultImageNames(pt, req, now)
-				want := ImageNames{ImageName: str(e.ImageName), AppVersion: str(e.AppVersion), PackagesParameter: str(e.PackagesParameter)}
-				if got != want {
-					t.Errorf("DefaultImageNames = %+v, want %+v", got, want)
+				r, err := namesRecipe("aws", pt, req, "", now)
+				if err != nil {
+					t.Fatal(err)
+				}
+				packages, _ := varValue(r, "packages")
+				if r.ImageName != str(e.ImageName) || r.AppVersion != str(e.AppVersion) || packages != str(e.PackagesParameter) {
+					t.Errorf("image name, appversion, packages = %q, %q, %q; want %q, %q, %q",
+						r.ImageName, r.AppVersion, packages, str(e.ImageName), str(e.AppVersion), str(e.PackagesParameter))
 				}
 			case "docker":
-				got, err := NewDockerImageNames(pt, req, tc.Input.TargetRepository, now)
+				r, err := namesRecipe("docker", pt, req, tc.Input.TargetRepository, now)
 				if e.Error != nil {
 					// Rosco answers 500 here; Bakehouse a 400 naming the field.
 					if ErrorCode(err) != EINVALID {
@@ -63,13 +69,17 @@ func TestImageNamesConformance(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := DockerImageNames{Image: str(e.Image), Tag: str(e.Tag), Repository: str(e.Repository),
-					AppVersion: str(e.AppVersion), PackagesParameter: str(e.PackagesParameter)}
-				if got != want {
-					t.Errorf("NewDockerImageNames = %+v, want %+v", got, want)
+				got := map[string]string{}
+				for _, k := range []string{"docker_target_image", "docker_target_image_tag", "docker_target_repository", "packages"} {
+					got[k], _ = varValue(r, k)
 				}
-				if got, want := got.Reference(), str(e.PushedReference); got != want {
-					t.Errorf("Reference = %q, want %q", got, want)
+				want := map[string]string{"docker_target_image": str(e.Image), "docker_target_image_tag": str(e.Tag),
+					"docker_target_repository": str(e.Repository), "packages": str(e.PackagesParameter)}
+				if !reflect.DeepEqual(got, want) || r.AppVersion != str(e.AppVersion) {
+					t.Errorf("docker names = %q (appversion %q), want %q (%q)", got, r.AppVersion, want, str(e.AppVersion))
+				}
+				if got, want := r.ImageName, str(e.PushedReference); got != want {
+					t.Errorf("pushed reference = %q, want %q", got, want)
 				}
 			default:
 				t.Fatalf("unknown conformance case kind %q: add a test for it", tc.Kind)
@@ -79,10 +89,34 @@ func TestImageNamesConformance(t *testing.T) {
 	c.report(t)
 }
 
+// namesRecipe resolves req as the bakery does, for a provider whose base
+// OS has package type t, and builds its recipe: image names are tested
+// through the code that production runs.
+func namesRecipe(provider string, t PackageType, req BakeRequest, targetRepository string, now time.Time) (Recipe, error) {
+	var cfg Config
+	base := BaseImage{ID: req.BaseOS, PackageType: string(t)}
+	cfg.AWS.Enabled, cfg.Docker.Enabled = true, true
+	cfg.AWS.BakeryDefaults.BaseImages = []AWSBaseImage{{BaseImage: base,
+		VirtualizationSettings: []AWSVirtualizationSettings{{Region: "us-east-1", VirtualizationType: "hvm", SourceAMI: "ami-1"}}}}
+	cfg.Docker.BakeryDefaults = DockerBakeryDefaults{TargetRepository: targetRepository,
+		BaseImages: []DockerBaseImage{{BaseImage: base, VirtualizationSettings: DockerVirtualizationSettings{SourceImage: "base:1"}}}}
+	req.CloudProviderType = provider
+	region := "us-east-1"
+	if provider == "docker" {
+		region = "global"
+	}
+	r, err := Resolve(region, req, cfg, Lookups{})
+	if err != nil {
+		return Recipe{}, err
+	}
+	return r.Recipe(now)
+}
+
 func TestDockerImageNamesNeedAName(t *testing.T) {
-	_, err := NewDockerImageNames(PackageDeb, BakeRequest{BaseOS: "ubuntu"}, "repo:5000", time.UnixMilli(1))
+	// A nupkg token can parse to no name at all: nothing names the image.
+	_, err := namesRecipe("docker", PackageNupkg, BakeRequest{BaseOS: "windows", Package: "xnupkg"}, "repo:5000", time.UnixMilli(1))
 	var e *Error
-	if !asError(err, &e) || e.Code != EINVALID || e.Field != "package" {
+	if !asError(err, &e) || e.Code != EINVALID || e.Field != "package" || !strings.Contains(e.Message, "ami_name") {
 		t.Fatalf("err = %#v, want EINVALID on package", err)
 	}
 }
@@ -95,21 +129,23 @@ func TestDockerReferenceWithoutRepository(t *testing.T) {
 }
 
 func TestDockerTagPrefersExtendedAttribute(t *testing.T) {
-	req := BakeRequest{Package: "app", CommitHash: "abc", ExtendedAttributes: map[string]string{"docker_target_image_tag": "latest"}}
-	d, err := NewDockerImageNames(PackageDeb, req, "", time.UnixMilli(5))
+	req := BakeRequest{BaseOS: "ubuntu", Package: "app", CommitHash: "abc", ExtendedAttributes: map[string]string{"docker_target_image_tag": "latest"}}
+	r, err := namesRecipe("docker", PackageDeb, req, "", time.UnixMilli(5))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Tag != "latest" {
-		t.Errorf("Tag = %q, want latest", d.Tag)
+	if tag, _ := varValue(r, "docker_target_image_tag"); tag != "latest" || r.ImageName != "app:latest" {
+		t.Errorf("tag = %q (image %q), want latest", tag, r.ImageName)
 	}
 }
 
 func TestDefaultImageNameUsesArtifactsForNaming(t *testing.T) {
 	req := BakeRequest{BaseOS: "trusty", PackageArtifacts: []Artifact{{Name: "app_1.0-1_amd64"}}}
-	got := DefaultImageNames(PackageDeb, req, time.UnixMilli(42))
-	want := ImageNames{ImageName: "app-amd64-42-trusty"}
-	if got != want {
-		t.Errorf("DefaultImageNames = %+v, want %+v (artifacts name the image but are not in packages)", got, want)
+	r, err := namesRecipe("aws", PackageDeb, req, "", time.UnixMilli(42))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if packages, _ := varValue(r, "packages"); r.ImageName != "app-amd64-42-trusty" || packages != "" {
+		t.Errorf("image name %q, packages %q; want app-amd64-42-trusty and none (artifacts name the image but are not installed)", r.ImageName, packages)
 	}
 }

@@ -23,17 +23,10 @@ type Recipe struct {
 	// ImageName is the AMI name for aws; for docker the full reference
 	// repository/organization/name:tag (without "repository/" when
 	// targetRepository is empty).
-	ImageName        string
-	AppVersion       string
-	Packages         []Package
+	ImageName  string
+	AppVersion string
+	// MaskedParameters name the -var values that are secrets.
 	MaskedParameters []string
-
-	// Provider is the cloud provider type the recipe is for.
-	Provider string
-	// PackageType is the base image's package type (how Packages parse).
-	PackageType PackageType
-	// SourceImage is the resolved base: the source AMI id or docker image.
-	SourceImage string
 }
 
 // NamedImage is one result of an image search by name (clouddriver's
@@ -65,11 +58,7 @@ func (r *Resolved) Recipe(now time.Time) (Recipe, error) {
 	req := r.Request
 	naming := append(slices.Clone(r.Packages), r.ArtifactNames...)
 	rec := Recipe{
-		Packages:         r.Packages,
 		MaskedParameters: r.MaskedParameters,
-		Provider:         r.Provider,
-		PackageType:      r.PackageType,
-		SourceImage:      r.SourceImage,
 		TemplateFile:     r.TemplateFile,
 		VarFile:          r.VarFile,
 	}
@@ -80,7 +69,7 @@ func (r *Resolved) Recipe(now time.Time) (Recipe, error) {
 		rec.AppVersion = firstAppVersion(r.PackageType, naming, req)
 		params = awsParameters(r.Region, r.AWS, rec.ImageName, req, rec.AppVersion, r.cfg.AWS.BakeryDefaults)
 	case "docker":
-		names, err := dockerImageNames(r.PackageType, req, r.Packages, naming, r.cfg.Docker.BakeryDefaults.TargetRepository, now)
+		names, err := dockerImageNames(r.PackageType, req, naming, r.cfg.Docker.BakeryDefaults.TargetRepository, now)
 		if err != nil {
 			return Recipe{}, err
 		}

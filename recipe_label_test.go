@@ -30,8 +30,8 @@ func TestBaseLabelSelectsSource(t *testing.T) {
 	for label, want := range map[string]string{"": "ami-0release0", "release": "ami-0release0", "candidate": "ami-0cand0"} {
 		req := BakeRequest{Package: "kato", BaseOS: "bionic", CloudProviderType: "aws", BaseLabel: label}
 		r, err := buildRecipe("us-west-2", req, cfg, time.Unix(0, 0), finder)
-		if err != nil || r.SourceImage != want {
-			t.Errorf("label %q: source %q, err %v; want %q", label, r.SourceImage, err, want)
+		if src, _ := varValue(r, "aws_source_ami"); err != nil || src != want {
+			t.Errorf("label %q: source %q, err %v; want %q", label, src, err, want)
 		}
 	}
 	req := BakeRequest{Package: "kato", BaseOS: "bionic", CloudProviderType: "aws", BaseLabel: "unstable"}
@@ -41,7 +41,8 @@ func TestBaseLabelSelectsSource(t *testing.T) {
 	}
 	// An explicit base_ami still wins.
 	req = BakeRequest{Package: "kato", BaseOS: "bionic", CloudProviderType: "aws", BaseLabel: "candidate", BaseAMI: "ami-0explicit"}
-	if r, _ := buildRecipe("us-west-2", req, cfg, time.Unix(0, 0), finder); r.SourceImage != "ami-0explicit" {
-		t.Fatalf("base_ami did not win: %s", r.SourceImage)
+	r, _ := buildRecipe("us-west-2", req, cfg, time.Unix(0, 0), finder)
+	if src, _ := varValue(r, "aws_source_ami"); src != "ami-0explicit" {
+		t.Fatalf("base_ami did not win: %s", src)
 	}
 }

@@ -177,7 +177,7 @@ func TestRecipeDocker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.ImageName != "registry:5000/ECorp/app:1470391070464" || r.SourceImage != "myorg/base:1" || r.PackageType != PackageDeb {
+	if src, _ := varValue(r, "docker_source_image"); r.ImageName != "registry:5000/ECorp/app:1470391070464" || src != "myorg/base:1" {
 		t.Errorf("recipe = %+v", r)
 	}
 	// A docker template can be handed AWS credentials too (through

@@ -110,7 +110,7 @@ func testRecipeCase(t *testing.T, file packerCommandsFile, tc packerCase) {
 	if r.AppVersion != "" && vars["appversion"] != r.AppVersion {
 		t.Errorf("AppVersion = %q, appversion var = %q", r.AppVersion, vars["appversion"])
 	}
-	if r.Provider == "aws" && r.ImageName != vars["aws_target_ami"] {
+	if ami, aws := vars["aws_target_ami"]; aws && r.ImageName != ami {
 		t.Errorf("ImageName = %q, aws_target_ami = %q", r.ImageName, vars["aws_target_ami"])
 	}
 }
@@ -265,7 +265,7 @@ func testSourceAMILookupCase(t *testing.T, file packerCommandsFile, tc packerCas
 			got = v.Value
 		}
 	}
-	if got != tc.Expected.SourceAMI || r.SourceImage != tc.Expected.SourceAMI {
-		t.Errorf("aws_source_ami = %q (SourceImage %q), want %q", got, r.SourceImage, tc.Expected.SourceAMI)
+	if got != tc.Expected.SourceAMI {
+		t.Errorf("aws_source_ami = %q, want %q", got, tc.Expected.SourceAMI)
 	}
 }

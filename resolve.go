@@ -183,8 +183,7 @@ func (r *Resolved) resolveAWS(settings []AWSVirtualizationSettings, find ImageFi
 // package gets a warning.
 func (r *Resolved) resolvePackages(version func(name string) (string, string, bool)) {
 	pinning := version != nil && r.PackageType == PackageDeb && r.Provider == "docker"
-	for _, tok := range tokenize(r.Request.Package) {
-		pk := ParsePackage(r.PackageType, tok)
+	for _, pk := range ParsePackages(r.PackageType, r.Request.Package) {
 		pp := PlanPackage{Name: pk.Name, Version: pk.Version, Release: pk.Release, Arch: pk.Arch}
 		if pk.Version == "" && pinning {
 			if v, arch, ok := version(pk.Name); ok {
@@ -195,13 +194,11 @@ func (r *Resolved) resolvePackages(version func(name string) (string, string, bo
 				pp = PlanPackage{Name: pk.Name, Version: ver, Release: rel, Arch: arch, Resolved: true}
 			}
 		}
-		if pk.Version == "" && !pp.Resolved && pk.Name != "" {
+		if pk.Version == "" && !pp.Resolved {
 			r.Warnings = append(r.Warnings, fmt.Sprintf("package %s has no version and Bakehouse cannot resolve it here: a bake reused for it may hold an older release (name the version, or rebake=1 forces a new bake)", pk.Name))
 		}
 		r.PlanPackages = append(r.PlanPackages, pp)
-		if pk.Name != "" {
-			r.Packages = append(r.Packages, pk)
-		}
+		r.Packages = append(r.Packages, pk)
 	}
 }
 
