@@ -205,7 +205,7 @@ func (c *Client) FindImages(ctx context.Context, region, name string, owners []s
 }
 
 // ImageFinder adapts FindImages to the root package's ImageFinder, for
-// bakehouse.BuildRecipeWith. owners maps a bake request's account_name to
+// bakehouse.Lookups.FindImages. owners maps a bake request's account_name to
 // the owners to search; nil (or a nil answer) searches every image the
 // credentials can see. ctx bounds every look-up the finder makes.
 func (c *Client) ImageFinder(ctx context.Context, owners func(account string) []string) bakehouse.ImageFinder {
