@@ -1,6 +1,7 @@
 package bakery
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +56,37 @@ func TestPlanDiffNamesWhatChanged(t *testing.T) {
 	}
 	if d := planDiff(old, old); len(d) != 0 {
 		t.Fatalf("planDiff of equal plans = %q", d)
+	}
+}
+
+// TestUnmaskedArgv: the stored plan is masked; the values come back only
+// from what this process kept when the bake was created.
+func TestUnmaskedArgv(t *testing.T) {
+	s := &Service{secretArgv: map[string][]string{}}
+	full := []string{"packer", "build", "-var=aws_secret_key=S", "-var", "aws_access_key=K", "t.json"}
+	rec := &bakehouse.BakeRecord{ID: "b1"}
+	rec.Plan.Packer.Argv = bakehouse.MaskArgv(full, s.cfg.Rosco.MaskedParameters())
+	s.secretArgv["b1"] = full
+	got, err := s.unmaskedArgv(rec)
+	if err != nil || strings.Join(got, " ") != strings.Join(full, " ") {
+		t.Fatalf("unmaskedArgv = %q, %v; want the argv in clear", got, err)
+	}
+	if _, ok := s.secretArgv["b1"]; ok {
+		t.Error("the secrets are still held after the run took them")
+	}
+	// Not held (the process restarted): a masked plan does not run.
+	if _, err := s.unmaskedArgv(rec); err == nil || !strings.Contains(err.Error(), "bake again") {
+		t.Errorf("masked plan without its secrets: err = %v", err)
+	}
+	// A plan without secrets runs as stored.
+	plain := &bakehouse.BakeRecord{ID: "b2"}
+	plain.Plan.Packer.Argv = []string{"packer", "build", "t.json"}
+	if got, err := s.unmaskedArgv(plain); err != nil || len(got) != 3 {
+		t.Errorf("plain plan: %q, %v", got, err)
+	}
+	// Held secrets that do not match the stored plan are refused.
+	s.secretArgv["b1"] = []string{"packer", "build", "-var=aws_secret_key=S", "other.json"}
+	if _, err := s.unmaskedArgv(rec); err == nil {
+		t.Error("a kept argv that differs from the stored plan was run")
 	}
 }
