@@ -1,4 +1,5 @@
-// Package docker drives a Docker engine through the docker CLI: checking the
+// Package docker drives a Docker engine through the docker CLI (and, for the
+// reads on hot paths, its HTTP API): checking the
 // engine answers, making base images without a registry, and cleaning up
 // after bakes. Bakes themselves run through Packer's docker builder.
 package docker
@@ -33,6 +34,7 @@ type Client struct {
 	path string
 	env  []string
 	host string
+	api  *engineAPI // nil: every call goes through the CLI
 
 	// buildBase makes a base image tarball; tests replace mmdebstrap with
 	// something quicker.
@@ -54,6 +56,7 @@ func New(dockerPath string, env []string) (*Client, error) {
 	}
 	env = append([]string(nil), env...)
 	c := &Client{path: p, env: env, host: hostOf(env)}
+	c.api = newEngineAPI(c.host, env)
 	c.buildBase = mmdebstrap
 	return c, nil
 }
@@ -81,6 +84,9 @@ func (c *Client) Host() string { return c.host }
 // before using the engine. Its error wraps ErrUnreachable and says where
 // it looked and how to start an engine.
 func (c *Client) Version(ctx context.Context) (string, error) {
+	if c.api != nil {
+		return c.api.version(ctx, c.host)
+	}
 	out, err := c.run(ctx, "version", "--format", "{{.Server.Version}}")
 	if err != nil && !errors.Is(err, ErrUnreachable) {
 		// Any failure of "docker version" means no usable engine.
@@ -92,6 +98,9 @@ func (c *Client) Version(ctx context.Context) (string, error) {
 // ImageID returns the ID (sha256:...) of the image ref. A missing image
 // gives an error wrapping ErrNotFound.
 func (c *Client) ImageID(ctx context.Context, ref string) (string, error) {
+	if c.api != nil {
+		return c.api.imageID(ctx, c.host, ref)
+	}
 	out, err := c.run(ctx, "image", "inspect", "--format", "{{.Id}}", "--", ref)
 	if err != nil {
 		if strings.Contains(strings.ToLower(err.Error()), "no such image") {
