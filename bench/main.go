@@ -281,7 +281,11 @@ func (b *bench) bake(req map[string]any, rebake bool) (time.Duration, error) {
 	state, result := b.wait(st.ID)
 	d := time.Since(t0)
 	if state != "COMPLETED" || result != "SUCCESS" {
-		return 0, fmt.Errorf("bake %s ended %s/%s", st.ID, state, result)
+		var l struct {
+			LogsContent string `json:"logsContent"`
+		}
+		b.do("GET", "/api/v1/global/logs/"+st.ID, nil, &l)
+		return 0, fmt.Errorf("bake %s ended %s/%s; its log:\n%s", st.ID, state, result, l.LogsContent)
 	}
 	return d, nil
 }
