@@ -84,8 +84,37 @@ func toMillis(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
+// headColumns are the columns of a bake that BakesByKey reads: everything
+// but the JSON documents (request, plan, details, phases), whose decoding
+// was most of a reused request's cost.
+const headColumns = `id, bake_key, rosco_key, region, provider, state, result, reason, error, job_id, pid,
+	created_at, started_at, finished_at, deleted`
+
+// scanHead reads a row of headColumns.
+func scanHead(s scanner) (*bakehouse.BakeRecord, error) {
+	var (
+		r                          bakehouse.BakeRecord
+		result                     sql.NullString
+		created, started, finished int64
+	)
+	err := s.Scan(&r.ID, &r.Key, &r.RoscoKey, &r.Region, &r.Provider, &r.State, &result, &r.Reason, &r.Error,
+		&r.JobID, &r.PID, &created, &started, &finished, &r.Deleted)
+	if err != nil {
+		return nil, err
+	}
+	if result.Valid {
+		res := bakehouse.BakeResult(result.String)
+		r.Result = &res
+	}
+	r.CreatedAt = fromMillis(created)
+	r.StartedAt = fromMillis(started)
+	r.FinishedAt = fromMillis(finished)
+	return &r, nil
+}
+
 const (
 	bakesByKeyQuery = `SELECT ` + bakeColumns + ` FROM bakes WHERE bake_key = ? ORDER BY created_at DESC, rowid DESC`
+	headsByKeyQuery = `SELECT ` + headColumns + ` FROM bakes WHERE bake_key = ? ORDER BY created_at DESC, rowid DESC`
 	bakeByIDQuery   = `SELECT ` + bakeColumns + ` FROM bakes WHERE id = ?`
 )
 
@@ -95,13 +124,13 @@ type execer interface {
 
 // bakesByKey yields the rows of bakesByKeyQuery, run on the readers'
 // prepared statement or inside a write transaction.
-func bakesByKey(rows *sql.Rows, err error, key string, yield func(*bakehouse.BakeRecord) bool) error {
+func bakesByKey(rows *sql.Rows, err error, key string, scan func(scanner) (*bakehouse.BakeRecord, error), yield func(*bakehouse.BakeRecord) bool) error {
 	if err != nil {
 		return fmt.Errorf("bakes with key %s: %w", key, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		r, err := scanBake(rows)
+		r, err := scan(rows)
 		if err != nil {
 			return err
 		}
@@ -116,7 +145,7 @@ func bakesByKey(rows *sql.Rows, err error, key string, yield func(*bakehouse.Bak
 // newest first, until yield returns false; rows after that are not read.
 func (s *BakeStore) BakesByKey(ctx context.Context, key string, yield func(*bakehouse.BakeRecord) bool) error {
 	rows, err := s.db.byKey.QueryContext(ctx, key)
-	return bakesByKey(rows, err, key, yield)
+	return bakesByKey(rows, err, key, scanHead, yield)
 }
 
 // LatestByRoscoKey returns the newest bake with a Rosco key, to explain
@@ -156,7 +185,7 @@ func (s *BakeStore) CreateBake(ctx context.Context, p bakehouse.CreateBakeParams
 
 	var existing []*bakehouse.BakeRecord
 	rows, err := tx.QueryContext(ctx, bakesByKeyQuery, rec.Key)
-	err = bakesByKey(rows, err, rec.Key, func(r *bakehouse.BakeRecord) bool {
+	err = bakesByKey(rows, err, rec.Key, scanBake, func(r *bakehouse.BakeRecord) bool {
 		existing = append(existing, r)
 		return true
 	})

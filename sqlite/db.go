@@ -77,7 +77,7 @@ func (d *DB) openReaders(ctx context.Context) error {
 	rdb.SetMaxIdleConns(readers)
 	rdb.SetConnMaxIdleTime(0)
 	rdb.SetConnMaxLifetime(0)
-	if d.byKey, err = rdb.PrepareContext(ctx, bakesByKeyQuery); err != nil {
+	if d.byKey, err = rdb.PrepareContext(ctx, headsByKeyQuery); err != nil {
 		return fmt.Errorf("prepare bakes by key: %w", err)
 	}
 	if d.byID, err = rdb.PrepareContext(ctx, bakeByIDQuery); err != nil {

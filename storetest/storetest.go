@@ -227,8 +227,11 @@ func testRekey(t *testing.T, s bakehouse.BakeStore) {
 	if err := s.Rekey(ctx, "k1", "rk:new"); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustBakesByKey(t, s, "rk:new"); len(got) != 1 || got[0].ID != "k1" || got[0].Key != "rk:new" || got[0].Plan.BakeKey != "rk:new" {
+	if got := mustBakesByKey(t, s, "rk:new"); len(got) != 1 || got[0].ID != "k1" || got[0].Key != "rk:new" {
 		t.Fatalf("BakesByKey after Rekey = %v", ids(got))
+	}
+	if got := mustBake(t, s, "k1"); got.Key != "rk:new" || got.Plan.BakeKey != "rk:new" {
+		t.Fatalf("Bake after Rekey: key %q, plan key %q; want rk:new for both", got.Key, got.Plan.BakeKey)
 	}
 	if got := mustBakesByKey(t, s, "rk:digest"); len(got) != 0 {
 		t.Fatalf("old key still finds %v", ids(got))
