@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -119,8 +120,19 @@ var awsEnv = []string{
 // every log line.
 var awsSecretEnv = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"}
 
+// serveGCPercent is the garbage collector's target while serving, unless
+// GOGC is set. A bakery's live heap is a few MiB while a request allocates
+// about 20 KB, so at Go's default of 100 the collector runs several times a
+// second under load and its assists land on requests' tail latency;
+// measured with make bench, 400 keeps a reused request's p99 within 1.5
+// times /health's for some 20 MiB more heap.
+const serveGCPercent = 400
+
 func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error {
 	start := time.Now()
+	if e.getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	dataDir, err := filepath.Abs(dataDir)
 	if err != nil {
