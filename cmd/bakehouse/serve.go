@@ -123,9 +123,10 @@ var awsSecretEnv = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_A
 // serveGCPercent is the garbage collector's target while serving, unless
 // GOGC is set. A bakery's live heap is a few MiB while a request allocates
 // about 20 KB, so at Go's default of 100 the collector runs several times a
-// second under load and its assists land on requests' tail latency;
-// measured with make bench, 400 keeps a reused request's p99 within 1.5
-// times /health's for some 20 MiB more heap.
+// second under load and its assists land on requests' tail latency.
+// Measured with make bench, 400 took a reused request's p99 at 1,000 req/s
+// from about 2 ms to about 1.3 ms, and flat-out reuse from about 6,400 to
+// 10,000 req/s, for no change in idle RSS.
 const serveGCPercent = 400
 
 func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error {
