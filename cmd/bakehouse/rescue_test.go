@@ -54,16 +54,7 @@ func TestRescuerEndsBakeOfDeadWorker(t *testing.T) {
 	if logs := logsOf(t, srv, st.ID); !strings.Contains(logs, "no worker is running this bake") {
 		t.Fatalf("log does not say why the bake ended:\n%s", logs)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && (len(bakeProcesses(st.ID)) > 0 || labelledContainers(t, st.ID) != "") {
-		time.Sleep(200 * time.Millisecond)
-	}
-	if p := bakeProcesses(st.ID); len(p) > 0 {
-		t.Fatalf("processes of the bake left: %v", p)
-	}
-	if c := labelledContainers(t, st.ID); c != "" {
-		t.Fatalf("build container left: %s", c)
-	}
+	mustLeaveNothing(t, st.ID, 30*time.Second)
 	var next status
 	if code, body, _ := call(t, "POST", srv.url+"/api/v1/global/bake", with(helloRequest, "template_file_name", "slow.json"), &next); code != 200 || next.ID == st.ID || next.State != "RUNNING" {
 		t.Fatalf("a new request after the rescue: %d %s, want a new RUNNING bake", code, body)

@@ -100,21 +100,29 @@ func TestKill9Restart(t *testing.T) {
 	if logs := logsOf(t, srv2, st.ID); !strings.Contains(logs, "the bakery restarted while this bake was running") || !strings.Contains(logs, "slow-start") {
 		t.Fatalf("log does not keep Packer's output and say why the bake ended:\n%s", logs)
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) && (len(bakeProcesses(st.ID)) > 0 || labelledContainers(t, st.ID) != "") {
-		time.Sleep(200 * time.Millisecond)
-	}
-	if p := bakeProcesses(st.ID); len(p) > 0 {
-		t.Fatalf("packer processes left after restart: %v", p)
-	}
-	if c := labelledContainers(t, st.ID); c != "" {
-		t.Fatalf("build container left after restart: %s", c)
-	}
+	mustLeaveNothing(t, st.ID, 20*time.Second)
 	// The store is whole: the bake's record answers, a new request bakes.
 	var again status
 	call(t, "POST", srv2.url+"/api/v1/global/bake/plan", with(helloRequest, "template_file_name", "slow.json"), nil)
 	call(t, "GET", srv2.url+"/api/v1/global/status/"+st.ID, nil, &again)
 	if again.ID != st.ID {
 		t.Fatalf("status after restart: %+v", again)
+	}
+}
+
+// mustLeaveNothing waits up to within for bake id's processes (Packer and
+// its children, found by the bake id in their environment) and labelled
+// build containers to be gone, and fails the test if any are left.
+func mustLeaveNothing(t *testing.T, id string, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) && (len(bakeProcesses(id)) > 0 || labelledContainers(t, id) != "") {
+		time.Sleep(200 * time.Millisecond)
+	}
+	if p := bakeProcesses(id); len(p) > 0 {
+		t.Fatalf("processes of bake %s left: %v", id, p)
+	}
+	if c := labelledContainers(t, id); c != "" {
+		t.Fatalf("build container of bake %s left: %s", id, c)
 	}
 }
