@@ -21,10 +21,10 @@ type Execution struct {
 	KeepWaiting      bool           `json:"keepWaitingPipelines"`
 	Origin           string         `json:"origin"`
 	Trigger          map[string]any `json:"trigger"`
-	Stages           []*Stage       `json:"stages"`
-	// Config is the pipeline config the run started from, as it was then:
-	// a config edited while the run goes on changes nothing in it.
-	Config *Config `json:"-"`
+	// Stages are every stage of the run, built from the config when the
+	// run starts (a config edited while it runs changes nothing in it),
+	// plus the synthetic stages added as it goes.
+	Stages []*Stage `json:"stages"`
 }
 
 // Stage is one stage of an execution: a configured stage, or a synthetic
