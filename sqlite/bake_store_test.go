@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/bakehouse/bakehouse"
+	"github.com/bakehouse/bakehouse/pipeline"
 	"github.com/bakehouse/bakehouse/sqlite"
 	"github.com/bakehouse/bakehouse/storetest"
 )
@@ -58,4 +59,15 @@ func TestReopenKeepsBakes(t *testing.T) {
 	if _, err := sqlite.NewBakeStore(db, nil).Bake(ctx, "x"); err != nil {
 		t.Fatalf("bake lost across reopen: %v", err)
 	}
+}
+
+func TestPipelineStore(t *testing.T) {
+	storetest.ExercisePipelines(t, func(t *testing.T) pipeline.Store {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bakehouse.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return sqlite.NewPipelineStore(db)
+	})
 }
