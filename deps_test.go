@@ -12,7 +12,7 @@ const module = "github.com/bakehouse/bakehouse"
 
 // adapters are the packages that talk to the outside world. Domain
 // packages reach them only through interfaces wired in cmd/bakehouse.
-var adapters = []string{"sqlite", "packer", "docker", "repo", "http", "templates", "aws", "cmd", "bench"}
+var adapters = []string{"sqlite", "packer", "docker", "repo", "http", "templates", "aws", "cmd", "bench", "jenkins"}
 
 // importRule says what a package may not reach, directly or through any
 // package it imports (go list -deps).
@@ -31,6 +31,9 @@ var importRules = []importRule{
 	{dir: "./bakery", forbidden: []string{"database/sql", "net/http", "os/exec"}, adapters: append(adapters, "storetest"),
 		via: map[string][]string{"net/http": {"github.com/prometheus/"}}},
 	{dir: "./storetest", forbidden: []string{"net/http", "os/exec"}, adapters: append(adapters, "bakery")},
+	// runner drives executions through interfaces: no I/O of its own.
+	{dir: "./runner", forbidden: []string{"database/sql", "net/http", "os/exec"}, adapters: append(adapters, "storetest"),
+		via: map[string][]string{"net/http": {"github.com/prometheus/"}}},
 	// aws is an adapter: it may use the network, but not another adapter
 	// or the bakery, and never its own test double.
 	{dir: "./aws", adapters: []string{"sqlite", "packer", "docker", "repo", "http", "templates", "cmd", "bakery", "storetest", "aws/ec2test"}},

@@ -1,0 +1,101 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/bakehouse/bakehouse/pipeline"
+)
+
+// Tasks runs stages' tasks: it knows which stage types Bakehouse runs and
+// what each of their tasks does. Stage types it does not run (deploy,
+// manualJudgment, ...) are kept in the execution, take part in region
+// detection, and end SKIPPED when reached.
+type Tasks struct {
+	// Poll is how long a task that answered RUNNING waits before it is
+	// asked again (default 1s; Orca's bake monitor waits 30 s, which
+	// the in-process bakery makes needless).
+	Poll time.Duration
+}
+
+// taskFunc runs one task once. RUNNING means "ask again after Poll";
+// ctxUpdate and outputs are merged into the stage's context and outputs.
+type taskFunc func(ctx context.Context, e *pipeline.Execution, s *pipeline.Stage) (st pipeline.Status, ctxUpdate, outputs map[string]any, err error)
+
+// skipped is plan's answer for a stage Bakehouse does not run.
+type skipped struct{ reason string }
+
+func (s *skipped) Error() string { return s.reason }
+
+func (t *Tasks) after() <-chan time.Time {
+	d := t.Poll
+	if d <= 0 {
+		d = time.Second
+	}
+	return time.After(d)
+}
+
+// task makes an Orca task entry.
+func task(id int, name, class string, first, last bool) *pipeline.Task {
+	return &pipeline.Task{ID: fmt.Sprint(id), Name: name, ImplementingClass: class, Status: pipeline.NotStarted, StageStart: first, StageEnd: last}
+}
+
+// plan returns the tasks of stage s, which starts now, and adds the
+// stage's synthetic children to e; a *skipped error says the stage is not
+// run.
+func (t *Tasks) plan(e *pipeline.Execution, s *pipeline.Stage, now time.Time, newID func() string) ([]*pipeline.Task, error) {
+	switch s.Type {
+	case "wait":
+		return []*pipeline.Task{task(1, "wait", "com.netflix.spinnaker.orca.pipeline.tasks.WaitTask", true, true)}, nil
+	}
+	return nil, &skipped{fmt.Sprintf("stage type %s is not run by Bakehouse", s.Type)}
+}
+
+// run runs task name of stage s once.
+func (t *Tasks) run(ctx context.Context, name string, e *pipeline.Execution, s *pipeline.Stage) (pipeline.Status, map[string]any, map[string]any, error) {
+	var f taskFunc
+	switch name {
+	case "wait":
+		f = waitTask
+	default:
+		return "", nil, nil, fmt.Errorf("task %s of stage %s is not known to this Bakehouse", name, s.Name)
+	}
+	return f(ctx, e, s)
+}
+
+// canceled is told that stage id of e was canceled while it ran, so that
+// work it started elsewhere (a bake) stops too.
+func (t *Tasks) canceled(e *pipeline.Execution, id string) {}
+
+// prepareTrigger completes a trigger before its run starts (a Jenkins
+// build number becomes the build's info and properties).
+func (t *Tasks) prepareTrigger(ctx context.Context, cfg *pipeline.Config, trigger map[string]any) error {
+	return nil
+}
+
+// waitTask is Orca's WaitTask: RUNNING until waitTime seconds have passed
+// since the stage started.
+func waitTask(_ context.Context, _ *pipeline.Execution, s *pipeline.Stage) (pipeline.Status, map[string]any, map[string]any, error) {
+	secs, ok := atoi(s.Context["waitTime"])
+	if !ok {
+		if s.Context["waitTime"] != nil {
+			return "", nil, nil, fmt.Errorf("waitTime %v is not a number of seconds", s.Context["waitTime"])
+		}
+		secs = 30
+	}
+	if s.StartTime == nil || time.Now().UnixMilli() >= *s.StartTime+int64(secs)*1000 {
+		return pipeline.Succeeded, nil, nil, nil
+	}
+	return pipeline.Running, nil, nil, nil
+}
+
+// exception is Orca's context.exception for a failed stage.
+func exception(err error, now int64) map[string]any {
+	return map[string]any{
+		"exceptionType": "Exception",
+		"shouldRetry":   false,
+		"timestamp":     now,
+		"details":       map[string]any{"error": err.Error(), "errors": []any{err.Error()}},
+	}
+}
