@@ -21,6 +21,11 @@ import (
 type fileConfig struct {
 	bakehouse.Config `yaml:",inline"`
 	Bakehouse        serverConfig `yaml:"bakehouse"`
+	// Jenkins is Igor's jenkins: section: the masters the Jenkins trigger
+	// polls and the bake stage downloads archived packages from.
+	Jenkins jenkinsConfig `yaml:"jenkins"`
+	// Bakery is Orca's bakery: section, for the Bake stage.
+	Bakery orcaBakeryConfig `yaml:"bakery"`
 
 	// ignored are the file's settings Bakehouse does not use (Rosco's
 	// redis:, spectator:, ...), which serve lists once at start.
@@ -49,8 +54,38 @@ type serverConfig struct {
 	// requests need no token: Orca cannot send one. Default: none.
 	TrustedNetworks []string `yaml:"trustedNetworks"`
 
+	// JenkinsPollInterval is how often the Jenkins trigger polls each
+	// watched job (a Go duration). Default: 15s (Igor's is 60s); the
+	// Notification plugin's webhook starts runs at once anyway.
+	JenkinsPollInterval string `yaml:"jenkinsPollInterval"`
+
 	// trusted is TrustedNetworks parsed, once, by loadConfig.
 	trusted []netip.Prefix
+}
+
+// jenkinsConfig is Igor's jenkins: section.
+type jenkinsConfig struct {
+	Enabled bool            `yaml:"enabled"`
+	Masters []jenkinsMaster `yaml:"masters"`
+}
+
+// jenkinsMaster is one Jenkins master, as Igor names its fields. Password
+// is the user's API token: a secret, never logged or stored.
+type jenkinsMaster struct {
+	Name     string `yaml:"name"`
+	Address  string `yaml:"address"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+}
+
+// orcaBakeryConfig is Orca's bakery: settings, under the same names.
+type orcaBakeryConfig struct {
+	// AllowMissingPackageInstallation lets a bake stage name packages the
+	// triggering build did not produce. Default: false.
+	AllowMissingPackageInstallation bool `yaml:"allowMissingPackageInstallation"`
+	// ExtractBuildDetails adds the build's host, job, number and commit
+	// to bake requests. Default: true.
+	ExtractBuildDetails *bool `yaml:"extractBuildDetails"`
 }
 
 // defaultConfig is the embedded default: the docker provider with a Debian
@@ -125,7 +160,20 @@ func loadConfig(path, dataDir string) (fileConfig, error) {
 		}
 		c.Bakehouse.trusted = append(c.Bakehouse.trusted, p)
 	}
-	for _, d := range []struct{ name, v string }{{"bakehouse.bakeTimeout", c.Bakehouse.BakeTimeout}, {"bakehouse.cancelGrace", c.Bakehouse.CancelGrace}} {
+	for i, m := range c.Jenkins.Masters {
+		switch {
+		case m.Name == "":
+			return c, fmt.Errorf("config: jenkins.masters[%d].name is empty: name each master (triggers refer to it as master)", i)
+		case !strings.HasPrefix(m.Address, "http://") && !strings.HasPrefix(m.Address, "https://"):
+			return c, fmt.Errorf("config: jenkins.masters[%d].address %q is not an http(s) URL such as https://jenkins.example.com/", i, m.Address)
+		}
+		for _, o := range c.Jenkins.Masters[:i] {
+			if o.Name == m.Name {
+				return c, fmt.Errorf("config: jenkins.masters[%d].name %q is used twice: master names must be unique", i, m.Name)
+			}
+		}
+	}
+	for _, d := range []struct{ name, v string }{{"bakehouse.bakeTimeout", c.Bakehouse.BakeTimeout}, {"bakehouse.cancelGrace", c.Bakehouse.CancelGrace}, {"bakehouse.jenkinsPollInterval", c.Bakehouse.JenkinsPollInterval}} {
 		if d.v != "" {
 			if _, err := time.ParseDuration(d.v); err != nil {
 				return c, fmt.Errorf("config: %s %q is not a duration such as 30m or 10s", d.name, d.v)
@@ -166,6 +214,8 @@ func merge(c *fileConfig, f fileConfig) {
 		c.AWS = f.AWS
 	}
 	c.Bakehouse = f.Bakehouse
+	c.Jenkins = f.Jenkins
+	c.Bakery = f.Bakery
 }
 
 // parseNetwork reads a CIDR, or a single address as the network of that

@@ -98,3 +98,33 @@ func TestConfigTemplateFileDefault(t *testing.T) {
 		t.Errorf("configured templateFile = %q, %v; want mine.json", c.AWS.BakeryDefaults.TemplateFile, err)
 	}
 }
+
+func TestConfigJenkinsAndOrcaBakery(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := filepath.Join(dir, "c.yml")
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c, err := loadConfig(write("jenkins:\n  enabled: true\n  masters:\n  - name: ci\n    address: http://127.0.0.1:1/\n    username: u\n    password: tok\nbakery:\n  allowMissingPackageInstallation: true\n  extractBuildDetails: false\nbakehouse:\n  jenkinsPollInterval: 2s\n"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Jenkins.Enabled || len(c.Jenkins.Masters) != 1 || c.Jenkins.Masters[0].Password != "tok" ||
+		!c.Bakery.AllowMissingPackageInstallation || c.Bakery.ExtractBuildDetails == nil || *c.Bakery.ExtractBuildDetails ||
+		c.Bakehouse.JenkinsPollInterval != "2s" {
+		t.Fatalf("config = %+v %+v %+v", c.Jenkins, c.Bakery, c.Bakehouse)
+	}
+	for body, want := range map[string]string{
+		"jenkins:\n  masters:\n  - address: http://x/\n":                                                   "jenkins.masters[0].name is empty",
+		"jenkins:\n  masters:\n  - name: a\n    address: ftp://x/\n":                                       "jenkins.masters[0].address \"ftp://x/\" is not an http(s) URL",
+		"jenkins:\n  masters:\n  - {name: a, address: 'http://x/'}\n  - {name: a, address: 'http://y/'}\n": "jenkins.masters[1].name \"a\" is used twice",
+		"bakehouse:\n  jenkinsPollInterval: often\n":                                                       "bakehouse.jenkinsPollInterval \"often\" is not a duration",
+	} {
+		if _, err := loadConfig(write(body), dir); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err %v, want %q", body, err, want)
+		}
+	}
+}
