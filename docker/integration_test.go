@@ -83,3 +83,38 @@ func TestRunImageCanceledRemovesContainer(t *testing.T) {
 		t.Errorf("container still there after cancel: %q", out)
 	}
 }
+
+func TestFindImages(t *testing.T) {
+	c := dockertest.MustEngine(t)
+	ctx := context.Background()
+	dockertest.MustBaseImage(t, c)
+	run := strings.ReplaceAll(strings.ToLower(t.Name()), "/", "-") + time.Now().Format("150405000000")
+	ctr := strings.TrimSpace(dockertest.MustDocker(t, c, "create", "--network=none", dockertest.BaseImage, "true"))
+	t.Cleanup(func() { dockertest.MustDocker(t, c, "rm", "--force", ctr) })
+	var ids []string
+	for i, app := range []string{"mypackage-1.0-h1.abc/job/1", "mypackage-1.1-h2.def/job/2", "other-1.0-h1.abc/job/1"} {
+		tag := fmt.Sprintf("bakehouse-test/%s:%d", run, i)
+		id := strings.TrimSpace(dockertest.MustDocker(t, c, "commit", "--change", "LABEL run="+run, "--change", "LABEL appversion="+app, ctr, tag))
+		t.Cleanup(func() { dockertest.MustDocker(t, c, "rmi", "--force", tag) })
+		ids = append(ids, id)
+		time.Sleep(10 * time.Millisecond)
+	}
+	got, err := c.FindImages(ctx, []string{"run=" + run})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 || got[0].ID != ids[2] || got[2].ID != ids[0] || got[0].Labels["appversion"] != "other-1.0-h1.abc/job/1" ||
+		len(got[1].Tags) != 1 || got[1].Tags[0] != fmt.Sprintf("bakehouse-test/%s:1", run) || got[1].Created.IsZero() {
+		t.Fatalf("FindImages = %+v; want the three images newest first with tags, labels and times (ids %v)", got, ids)
+	}
+	got, err = c.FindImages(ctx, []string{"run=" + run, "appversion=mypackage-1.0-h1.abc/job/1"})
+	if err != nil || len(got) != 1 || got[0].ID != ids[0] {
+		t.Fatalf("FindImages with two labels = %+v, %v; want only the first image", got, err)
+	}
+	if got, err := c.FindImages(ctx, []string{"run=nothing-" + run}); err != nil || len(got) != 0 {
+		t.Fatalf("FindImages(no match) = %+v, %v", got, err)
+	}
+	if _, err := c.FindImages(ctx, []string{"a\nb"}); err == nil {
+		t.Fatal("a label filter with a newline was accepted")
+	}
+}
