@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -262,6 +263,35 @@ func (c *Client) ImagesByTag(ctx context.Context, region, key, value string) ([]
 		Owners:  []string{"self"},
 		Filters: []types.Filter{filter("tag:"+key, value)},
 	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(imgs, newestFirst)
+	return imgs, nil
+}
+
+// TaggedImages returns the images in region whose name contains name and
+// that carry every tag of tags (values may use EC2's * and ? wildcards),
+// newest first: clouddriver's /aws/images/find?q=name&tag:k=v as Orca's
+// Find Image from Tags stage asks it. owners defaults to the account
+// ("self").
+func (c *Client) TaggedImages(ctx context.Context, region, name string, tags map[string]string, owners []string) ([]Image, error) {
+	region, err := c.regionOr(region, "DescribeImages")
+	if err != nil {
+		return nil, err
+	}
+	if len(owners) == 0 {
+		owners = []string{"self"}
+	}
+	in := &ec2.DescribeImagesInput{Owners: owners}
+	if name != "" {
+		in.Filters = append(in.Filters, filter("name", "*"+literal(name)+"*"))
+	}
+	keys := slices.Sorted(maps.Keys(tags))
+	for _, k := range keys {
+		in.Filters = append(in.Filters, filter("tag:"+k, tags[k]))
+	}
+	imgs, err := c.describe(ctx, region, in)
 	if err != nil {
 		return nil, err
 	}

@@ -243,6 +243,28 @@ func TestImagesByTag(t *testing.T) {
 	}
 }
 
+func TestTaggedImages(t *testing.T) {
+	isolate(t)
+	srv := ec2test.New(t)
+	a := srv.AddImage(ec2test.Image{Name: "mypackage-all-20240101-trusty", CreationDate: "2024-01-01T10:00:00.000Z", Tags: map[string]string{"engine": "spinnaker", "appversion": "mypackage-1.0-h1.abc/job/1"}})
+	b := srv.AddImage(ec2test.Image{Name: "mypackage-all-20240301-trusty", CreationDate: "2024-03-01T10:00:00.000Z", Tags: map[string]string{"engine": "spinnaker", "appversion": "mypackage-1.1-h2.abc/job/2"}})
+	srv.AddImage(ec2test.Image{Name: "mypackage-all-20240401-trusty", CreationDate: "2024-04-01T10:00:00.000Z", Tags: map[string]string{"engine": "other"}})
+	srv.AddImage(ec2test.Image{Name: "else-all-20240501-trusty", CreationDate: "2024-05-01T10:00:00.000Z", Tags: map[string]string{"engine": "spinnaker"}})
+	srv.AddImage(ec2test.Image{Name: "mypackage-all-20240601-trusty", CreationDate: "2024-06-01T10:00:00.000Z", Region: "us-east-1", Tags: map[string]string{"engine": "spinnaker"}})
+	c := newClient(t, srv, Options{})
+	got, err := c.TaggedImages(ctx(t), "us-west-2", "mypackage", map[string]string{"engine": "spinnaker"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != b.ID || got[1].ID != a.ID || got[0].Tags["appversion"] != "mypackage-1.1-h2.abc/job/2" {
+		t.Fatalf("TaggedImages = %+v; want %s then %s", got, b.ID, a.ID)
+	}
+	got, err = c.TaggedImages(ctx(t), "us-west-2", "mypackage", map[string]string{"engine": "spinnaker", "appversion": "mypackage-1.0*"}, nil)
+	if err != nil || len(got) != 1 || got[0].ID != a.ID {
+		t.Fatalf("two tags: %+v, %v", got, err)
+	}
+}
+
 func TestPagination(t *testing.T) {
 	isolate(t)
 	srv := ec2test.New(t, ec2test.Quiet())
