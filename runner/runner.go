@@ -39,6 +39,7 @@ type Runner struct {
 	ctx    context.Context
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
+	fired  firedBuilds
 }
 
 var _ pipeline.Service = (*Runner)(nil)

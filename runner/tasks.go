@@ -17,6 +17,8 @@ type Tasks struct {
 	// asked again (default 1s; Orca's bake monitor waits 30 s, which
 	// the in-process bakery makes needless).
 	Poll time.Duration
+	// CI reads Jenkins builds (nil: no masters configured).
+	CI CI
 }
 
 // taskFunc runs one task once. RUNNING means "ask again after Poll";
@@ -67,12 +69,6 @@ func (t *Tasks) run(ctx context.Context, name string, e *pipeline.Execution, s *
 // canceled is told that stage id of e was canceled while it ran, so that
 // work it started elsewhere (a bake) stops too.
 func (t *Tasks) canceled(e *pipeline.Execution, id string) {}
-
-// prepareTrigger completes a trigger before its run starts (a Jenkins
-// build number becomes the build's info and properties).
-func (t *Tasks) prepareTrigger(ctx context.Context, cfg *pipeline.Config, trigger map[string]any) error {
-	return nil
-}
 
 // waitTask is Orca's WaitTask: RUNNING until waitTime seconds have passed
 // since the stage started.
