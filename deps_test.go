@@ -37,6 +37,9 @@ var importRules = []importRule{
 	// aws is an adapter: it may use the network, but not another adapter
 	// or the bakery, and never its own test double.
 	{dir: "./aws", adapters: []string{"sqlite", "packer", "docker", "repo", "http", "templates", "cmd", "bakery", "storetest", "aws/ec2test"}},
+	// jenkins is an adapter too: the network, but no other adapter, no
+	// bakery or pipeline, and never its own test double.
+	{dir: "./jenkins", adapters: []string{"sqlite", "packer", "docker", "repo", "http", "templates", "aws", "cmd", "bench", "bakery", "pipeline", "storetest", "jenkins/jenkinstest"}},
 }
 
 // TestImports keeps the domain packages free of I/O and of adapters, counting
