@@ -245,10 +245,11 @@ func TestPollerStartStop(t *testing.T) {
 	if got := f.numbers(); !slices.Equal(got, []int{2}) {
 		t.Errorf("fired %v, want [2]", got)
 	}
-	before := len(s.Requests())
-	time.Sleep(50 * time.Millisecond)
-	if after := len(s.Requests()); after != before {
-		t.Errorf("%d requests after Stop", after-before)
+	// After Stop no tick runs: a new build does not fire.
+	s.AddBuild("job1", jenkinstest.Build{Result: "SUCCESS"})
+	time.Sleep(100 * time.Millisecond)
+	if got := f.numbers(); !slices.Equal(got, []int{2}) {
+		t.Errorf("fired %v after Stop, want [2]", got)
 	}
 }
 
