@@ -134,7 +134,8 @@ func (s *Server) find(names []string) *job {
 }
 
 // AddBuild adds a build to job (creating the job if needed) and returns
-// its number.
+// its number. A build with the number of an existing one replaces it
+// (e.g. to archive a file late).
 func (s *Server) AddBuild(jobName string, b Build) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
