@@ -30,7 +30,15 @@ func TestMasterHidesPassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A config that holds masters, printed or logged whole.
+	cfg := struct {
+		Enabled bool
+		Masters []jenkins.Master
+	}{true, []jenkins.Master{m}}
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "jenkins", cfg)
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "jenkins", cfg)
 	for name, out := range map[string]string{
+		"nested %+v": fmt.Sprintf("%+v", cfg), "nested %#v": fmt.Sprintf("%#v", cfg),
 		"%v": fmt.Sprintf("%v", m), "%+v": fmt.Sprintf("%+v", m), "%#v": fmt.Sprintf("%#v", m),
 		"%s": fmt.Sprintf("%s", m), "%v of pointer": fmt.Sprintf("%v", &m),
 		"slog": logged.String(), "json": string(j), "json list": string(jl), "yaml": string(y),

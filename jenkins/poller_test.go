@@ -263,3 +263,34 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestNotificationPollsTheJob is the webhook's path: a notification that
+// fires makes the Poller poll that job at once, so the build fires within
+// the request, and the second notification of the same build (COMPLETED
+// then FINALIZED) fires nothing more.
+func TestNotificationPollsTheJob(t *testing.T) {
+	s, c := seeded(t)
+	store := &memCursors{}
+	f := &fired{}
+	p, _ := newPoller(t, c, store, f)
+	ctx := context.Background()
+	if err := p.PollJob(ctx, "my-jenkins", jenkinstest.ArmoryJob); err != nil { // the trigger is saved
+		t.Fatal(err)
+	}
+	s.Finish(jenkinstest.ArmoryJob, 7, "ABORTED")
+	s.AddBuild(jenkinstest.ArmoryJob, jenkinstest.Build{Number: 8, Result: "SUCCESS"})
+	for _, phase := range []string{"COMPLETED", "FINALIZED"} {
+		body := `{"name":"master","url":"job/armory/job/armory-hello-deploy/job/master/",
+			"build":{"number":8,"phase":"` + phase + `","status":"SUCCESS"}}`
+		n, err := jenkins.ParseNotification([]byte(body))
+		if err != nil || !n.Fires() {
+			t.Fatalf("%s: %v, fires %v", phase, err, n.Fires())
+		}
+		if err := p.PollJob(ctx, "my-jenkins", n.Job); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.numbers(); !slices.Equal(got, []int{8}) {
+		t.Errorf("fired %v, want [8]", got)
+	}
+}
