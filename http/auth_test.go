@@ -135,6 +135,16 @@ func TestAuthMutatingRoutes(t *testing.T) {
 		"POST /api/v1/{region}/bake/plan":    false,
 		"GET /api/v1/{region}/status/{id}":   false,
 		"GET /health":                        false,
+		// Gate's: spin's save, delete, execute and cancel change the
+		// bakery; its reads do not.
+		"POST /pipelines":                                true,
+		"DELETE /pipelines/{app}/{name}":                 true,
+		"POST /pipelines/{app}/{name}":                   true,
+		"PUT /pipelines/{id}/cancel":                     true,
+		"GET /version":                                   false,
+		"GET /applications/{app}/pipelineConfigs/{name}": false,
+		"GET /pipelines/{id}":                            false,
+		"GET /executions":                                false,
 	}
 	for _, rt := range bhttp.Routes() {
 		if w, ok := want[rt.Pattern]; ok && w != rt.Mutates {

@@ -48,6 +48,22 @@ var routeTable = []route{
 	{"PUT /api/v1/packages/{filename}", (*Server).handlePutPackage, mutates},
 	{"GET /api/v1/packages", (*Server).handleListPackages, reads},
 	{"GET /metrics", (*Server).handleMetrics, reads},
+
+	// Gate's pipeline paths, as spin and scripts written for Gate call
+	// them (gate.go). Starting a run and cancelling one change the
+	// bakery's work, so they mutate like saving and deleting a config.
+	{"GET /version", (*Server).handleVersion, reads},
+	{"POST /pipelines", (*Server).handleSavePipeline, mutates},
+	{"GET /applications", (*Server).handleApplications, reads},
+	{"GET /applications/{app}", (*Server).handleApplication, reads},
+	{"GET /applications/{app}/pipelineConfigs", (*Server).handlePipelineConfigs, reads},
+	{"GET /applications/{app}/pipelineConfigs/{name}", (*Server).handlePipelineConfig, reads},
+	{"GET /applications/{app}/pipelines", (*Server).handleApplicationExecutions, reads},
+	{"DELETE /pipelines/{app}/{name}", (*Server).handleDeletePipeline, mutates},
+	{"POST /pipelines/{app}/{name}", (*Server).handleStartPipeline, mutates},
+	{"GET /pipelines/{id}", (*Server).handleExecution, reads},
+	{"PUT /pipelines/{id}/cancel", (*Server).handleCancelExecution, mutates},
+	{"GET /executions", (*Server).handleExecutions, reads},
 	{"/", (*Server).handleNotFound, reads},
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bakehouse/bakehouse"
 	"github.com/bakehouse/bakehouse/bakery"
+	"github.com/bakehouse/bakehouse/pipeline"
 )
 
 // Bakery is the service the server exposes.
@@ -58,6 +59,8 @@ type Server struct {
 	log     *slog.Logger
 	auth    *authorizer
 	now     func() time.Time
+	// pipelines serves Gate's pipeline paths; nil turns them off (404).
+	pipelines pipeline.Service
 	// Concurrency is shown in /status/instance.
 	Concurrency int
 
