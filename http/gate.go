@@ -222,7 +222,8 @@ func (s *Server) handleDeletePipeline() http.Handler {
 // handleStartPipeline is Gate's POST /pipelines/{app}/{nameOrId}: the body
 // is the trigger (none means a manual run), and the answer exactly 202
 // {"ref": "/pipelines/<executionId>"}. As Gate, it takes the pipeline's
-// id in place of its name, and fills the trigger's type and user.
+// id in place of its name and fills the trigger's user (the runner makes
+// a trigger without a type a manual one).
 func (s *Server) handleStartPipeline() http.Handler {
 	return s.gate(func(p pipeline.Service, w http.ResponseWriter, r *http.Request) error {
 		body, err := readJSON(r)
@@ -236,9 +237,6 @@ func (s *Server) handleStartPipeline() http.Handler {
 			if err := d.Decode(&trigger); err != nil || trigger == nil {
 				return bakehouse.Invalid("body", "Request body is not a trigger: send a JSON object such as {\"type\": \"manual\", \"rebake\": true}, or nothing for a manual run.")
 			}
-		}
-		if t, _ := trigger["type"].(string); t == "" {
-			trigger["type"] = "manual"
 		}
 		if u, _ := trigger["user"].(string); u == "" {
 			trigger["user"] = "anonymous"

@@ -1,16 +1,21 @@
 package http_test
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bhttp "github.com/bakehouse/bakehouse/http"
 	"github.com/bakehouse/bakehouse/pipeline"
+	"github.com/bakehouse/bakehouse/runner"
+	"github.com/bakehouse/bakehouse/sqlite"
 )
 
 // gate is a server with pipelines enabled, spoken to as spin speaks to
@@ -24,7 +29,7 @@ type gate struct {
 func newGate(t *testing.T, a bhttp.Auth) *gate {
 	t.Helper()
 	e := newEnv(t)
-	p := newPipelines(t, e)
+	p := newPipelines(t)
 	s := bhttp.NewServer(e.svc, nil, nil, nil)
 	s.SetAuth(a)
 	s.SetPipelines(p)
@@ -33,8 +38,19 @@ func newGate(t *testing.T, a bhttp.Auth) *gate {
 	return &gate{t: t, srv: srv, p: p}
 }
 
-// newPipelines is the pipeline service the Gate tests run against.
-func newPipelines(t *testing.T, _ *env) pipeline.Service { return newMemPipelines() }
+// newPipelines is the pipeline service serve runs: the runner over the
+// SQLite store.
+func newPipelines(t *testing.T) *runner.Runner {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "pipelines.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	r := runner.New(runner.Config{Store: sqlite.NewPipelineStore(db), Tasks: &runner.Tasks{Poll: 20 * time.Millisecond}})
+	t.Cleanup(r.Stop)
+	return r
+}
 
 // call sends one request; body "" sends none. header is name, value
 // pairs.
@@ -124,7 +140,9 @@ func (g *gate) start(app, name, trigger string) string {
 }
 
 // bakePipeline is a pipeline as Deck exports it, with fields Bakehouse
-// does not read, which must come back unchanged.
+// does not read, which must come back unchanged. Its wait stage keeps a
+// run RUNNING until it is cancelled; the deploy stage after it is not run
+// by Bakehouse.
 func bakePipeline() map[string]any {
 	var m map[string]any
 	err := json.Unmarshal([]byte(`{
@@ -134,7 +152,8 @@ func bakePipeline() map[string]any {
 	  "parameterConfig": [{"name": "env", "default": "dev"}],
 	  "triggers": [],
 	  "stages": [
-	    {"refId": "1", "requisiteStageRefIds": [], "type": "deploy", "name": "Deploy",
+	    {"refId": "1", "requisiteStageRefIds": [], "type": "wait", "name": "Wait", "waitTime": 600},
+	    {"refId": "2", "requisiteStageRefIds": ["1"], "type": "deploy", "name": "Deploy",
 	     "clusters": [{"account": "prod", "availabilityZones": {"us-west-2": ["us-west-2a"]}}],
 	     "customField": {"nested": [1, 2.5, "x"]}}
 	  ],
@@ -322,7 +341,7 @@ func TestGateExecutions(t *testing.T) {
 	if len(got) != 2 || got[0]["id"] != second {
 		t.Fatalf("application's executions: %v, want newest first", ids(got))
 	}
-	g.must(http.StatusOK, "GET", "/applications/armory/pipelines?limit=1&statuses=RUNNING", "", &got)
+	g.must(http.StatusOK, "GET", "/applications/armory/pipelines?limit=1&statuses=NOT_STARTED,RUNNING", "", &got)
 	if len(got) != 1 || got[0]["id"] != second {
 		t.Fatalf("application's executions, limit=1: %v", ids(got))
 	}
@@ -342,6 +361,23 @@ func TestGateExecutions(t *testing.T) {
 	}
 }
 
+// waitStatus polls GET /pipelines/{id} until the execution is in status.
+func (g *gate) waitStatus(id, status string) map[string]any {
+	g.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var ex map[string]any
+		g.must(http.StatusOK, "GET", "/pipelines/"+id, "", &ex)
+		if ex["status"] == status {
+			return ex
+		}
+		if time.Now().After(deadline) {
+			g.t.Fatalf("execution %s is %v, want %s", id, ex["status"], status)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func ids(exs []map[string]any) []any {
 	var out []any
 	for _, e := range exs {
@@ -357,13 +393,14 @@ func TestGateCancelAndDelete(t *testing.T) {
 	g := newGate(t, bhttp.Auth{})
 	g.save(bakePipeline())
 	id := g.start("armory", "Bake%20hello", "")
+	g.waitStatus(id, "RUNNING")
 	g.must(http.StatusOK, "PUT", "/pipelines/"+id+"/cancel?reason=wrong+build", "", nil)
-	var ex map[string]any
-	g.must(http.StatusOK, "GET", "/pipelines/"+id, "", &ex)
+	ex := g.waitStatus(id, "CANCELED")
 	if ex["status"] != "CANCELED" || ex["canceled"] != true || ex["cancellationReason"] != "wrong build" {
 		t.Fatalf("after cancel: status %v canceled %v reason %v", ex["status"], ex["canceled"], ex["cancellationReason"])
 	}
 	g.must(http.StatusNotFound, "PUT", "/pipelines/no-such-execution/cancel", "", nil)
+	g.must(http.StatusConflict, "PUT", "/pipelines/"+id+"/cancel", "", nil)
 
 	g.must(http.StatusOK, "DELETE", "/pipelines/armory/Bake%20hello", "", nil)
 	g.must(http.StatusNotFound, "GET", "/applications/armory/pipelineConfigs/Bake%20hello", "", nil)
