@@ -1,0 +1,283 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bhttp "github.com/bakehouse/bakehouse/http"
+	"github.com/bakehouse/bakehouse/pipeline"
+	"github.com/bakehouse/bakehouse/runner"
+	"github.com/bakehouse/bakehouse/sqlite"
+)
+
+// pipelineServer is a server with pipelines enabled for the CLI and
+// spin's requests: the http server with the runner over SQLite, as serve
+// will wire them. Until serve wires the runner, it stands in for
+// startServer.
+func pipelineServer(t *testing.T) *server {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bakehouse.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	r := runner.New(runner.Config{Store: sqlite.NewPipelineStore(db)})
+	t.Cleanup(r.Stop)
+	s := bhttp.NewServer(nil, nil, nil, nil)
+	s.SetPipelines(r)
+	hs := httptest.NewServer(s.Handler())
+	t.Cleanup(hs.Close)
+	return &server{url: hs.URL}
+}
+
+// waitPipeline is a pipeline whose wait stage lasts secs seconds, then a
+// deploy stage Bakehouse does not run.
+func waitPipeline(name string, secs any) map[string]any {
+	return map[string]any{
+		"application": "armory", "name": name,
+		"notifications": []any{map[string]any{"type": "slack", "address": "#bakes"}},
+		"triggers":      []any{},
+		"stages": []any{
+			map[string]any{"refId": "1", "requisiteStageRefIds": []any{}, "type": "wait", "name": "Wait", "waitTime": secs},
+			map[string]any{"refId": "2", "requisiteStageRefIds": []any{"1"}, "type": "deploy", "name": "Deploy",
+				"clusters": []any{map[string]any{"availabilityZones": map[string]any{"us-west-2": []any{"us-west-2a"}}}}},
+		},
+	}
+}
+
+// TestPipelineSpin speaks spin's exact requests to the whole program
+// (spin is not on the Go module proxy): /version, save twice (GET, then
+// POST with the id copied), list, get, execute, execution get and list
+// through /executions, cancel, delete.
+func TestPipelineSpin(t *testing.T) {
+	srv := pipelineServer(t)
+	u := srv.url
+	var v map[string]any
+	if code, body, _ := call(t, "GET", u+"/version", nil, &v); code != 200 || v["version"] == "" {
+		t.Fatalf("GET /version: %d %s", code, body)
+	}
+
+	// spin pipeline save --file, twice.
+	save := func(cfg map[string]any) {
+		t.Helper()
+		var old map[string]any
+		switch code, body, _ := call(t, "GET", u+"/applications/armory/pipelineConfigs/Bake%20hello", nil, &old); code {
+		case 200:
+			cfg["id"] = old["id"]
+		case 404:
+		default:
+			t.Fatalf("save's GET: %d %s", code, body)
+		}
+		if code, body, _ := call(t, "POST", u+"/pipelines", cfg, nil); code != 200 {
+			t.Fatalf("save's POST: %d, spin wants exactly 200: %s", code, body)
+		}
+	}
+	save(waitPipeline("Bake hello", 600))
+	second := waitPipeline("Bake hello", 600)
+	second["description"] = "saved twice"
+	save(second)
+
+	// spin pipeline list / get.
+	var list []map[string]any
+	if code, body, _ := call(t, "GET", u+"/applications/armory/pipelineConfigs", nil, &list); code != 200 || len(list) != 1 || list[0]["description"] != "saved twice" {
+		t.Fatalf("list after two saves: %d %s", code, body)
+	}
+	cfgID, _ := list[0]["id"].(string)
+	var got map[string]any
+	if code, body, _ := call(t, "GET", u+"/applications/armory/pipelineConfigs/Bake%20hello", nil, &got); code != 200 || got["id"] != cfgID || got["notifications"] == nil {
+		t.Fatalf("get: %d %s", code, body)
+	}
+
+	// spin pipeline execute --parameter env=prod.
+	var ref struct{ Ref string }
+	code, body, _ := call(t, "POST", u+"/pipelines/armory/Bake%20hello", `{"type":"manual","parameters":{"env":"prod"},"artifacts":[]}`, &ref)
+	if code != 202 || !strings.HasPrefix(ref.Ref, "/pipelines/") {
+		t.Fatalf("execute: %d, spin wants exactly 202 and Gate's ref: %s", code, body)
+	}
+	id := strings.TrimPrefix(ref.Ref, "/pipelines/")
+
+	// spin pipeline execution get / list.
+	var exs []map[string]any
+	if code, body, _ := call(t, "GET", u+"/executions?executionIds="+id+"&limit=1", nil, &exs); code != 200 || len(exs) != 1 || exs[0]["id"] != id {
+		t.Fatalf("execution get: %d %s", code, body)
+	}
+	if trig, _ := exs[0]["trigger"].(map[string]any); trig["type"] != "manual" || trig["parameters"].(map[string]any)["env"] != "prod" {
+		t.Fatalf("execution's trigger = %v", exs[0]["trigger"])
+	}
+	if code, body, _ := call(t, "GET", u+"/executions?pipelineConfigIds="+cfgID+"&statuses=NOT_STARTED,RUNNING&limit=5", nil, &exs); code != 200 || len(exs) != 1 {
+		t.Fatalf("execution list --running: %d %s", code, body)
+	}
+	if code, body, _ := call(t, "GET", u+"/executions?pipelineConfigIds="+cfgID+"&statuses=SUCCEEDED,STOPPED,SKIPPED", nil, &exs); code != 200 || len(exs) != 0 {
+		t.Fatalf("execution list --succeeded: %d %s", code, body)
+	}
+
+	// spin pipeline execution cancel.
+	if code, body, _ := call(t, "PUT", u+"/pipelines/"+id+"/cancel", nil, nil); code/100 != 2 {
+		t.Fatalf("cancel: %d %s", code, body)
+	}
+	if ex := waitExecution(t, srv, id); ex["status"] != "CANCELED" {
+		t.Fatalf("after cancel: %v", ex["status"])
+	}
+
+	// spin pipeline delete.
+	if code, body, _ := call(t, "DELETE", u+"/pipelines/armory/Bake%20hello", nil, nil); code/100 != 2 {
+		t.Fatalf("delete: %d %s", code, body)
+	}
+	if code, _, _ := call(t, "GET", u+"/applications/armory/pipelineConfigs/Bake%20hello", nil, nil); code != 404 {
+		t.Fatalf("config after delete: %d, want 404", code)
+	}
+}
+
+// waitExecution polls GET /pipelines/{id} until the execution is
+// complete.
+func waitExecution(t *testing.T, srv *server, id string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var ex map[string]any
+		if code, body, _ := call(t, "GET", srv.url+"/pipelines/"+id, nil, &ex); code != 200 {
+			t.Fatalf("GET /pipelines/%s: %d %s", id, code, body)
+		}
+		switch ex["status"] {
+		case "SUCCEEDED", "TERMINAL", "CANCELED", "STOPPED", "SKIPPED", "FAILED_CONTINUE":
+			return ex
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("execution %s still %v", id, ex["status"])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cliIn runs a client command with stdin.
+func cliIn(t *testing.T, srv *server, stdin io.Reader, args ...string) (string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	full := append(append([]string{}, args...), "--server", srv.url)
+	err := run(context.Background(), full, testEnv(nil), stdin, &stdout, &stderr)
+	return stdout.String(), err
+}
+
+// TestPipelineCLI drives `bakehouse pipeline`: save from a file and from
+// stdin, list, get, run followed live (one line per stage status change,
+// exit status from the run's), executions, cancel, delete.
+func TestPipelineCLI(t *testing.T) {
+	srv := pipelineServer(t)
+	file := filepath.Join(t.TempDir(), "p.json")
+	b, _ := json.Marshal(waitPipeline("Quick", 0))
+	os.WriteFile(file, b, 0o644)
+
+	out, err := cliIn(t, srv, nil, "pipeline", "save", "-f", file)
+	if err != nil || !strings.Contains(out, `saved pipeline "Quick" of armory (id `) {
+		t.Fatalf("save -f: %v\n%s", err, out)
+	}
+	b, _ = json.Marshal(waitPipeline("Slow", 600))
+	if out, err = cliIn(t, srv, bytes.NewReader(b), "pipeline", "save", "-f", "-"); err != nil {
+		t.Fatalf("save -f -: %v\n%s", err, out)
+	}
+	if _, err = cliIn(t, srv, strings.NewReader(`{"name": "x"}`), "pipeline", "save", "-f", "-"); err == nil || !strings.Contains(err.Error(), "application") {
+		t.Fatalf("save without application: err = %v, want one naming the field", err)
+	}
+	out, err = cliIn(t, srv, nil, "pipeline", "list")
+	if err != nil || !strings.Contains(out, "APPLICATION") || !strings.Contains(out, "Quick") || !strings.Contains(out, "Slow") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	out, err = cliIn(t, srv, nil, "pipeline", "get", "--application", "armory", "Quick", "-o", "json")
+	var cfg map[string]any
+	if err != nil || json.Unmarshal([]byte(out), &cfg) != nil || cfg["name"] != "Quick" || cfg["notifications"] == nil {
+		t.Fatalf("get -o json: %v\n%s", err, out)
+	}
+	if _, err = cliIn(t, srv, nil, "pipeline", "get", "--application", "armory", "Nope"); err == nil {
+		t.Fatal("get of an absent pipeline succeeded")
+	}
+
+	// A run followed to its end: each stage's changes, the skip's reason.
+	out, err = cliIn(t, srv, nil, "pipeline", "run", "--application", "armory", "Quick", "--parameter", "env=prod")
+	if err != nil {
+		t.Fatalf("run: %v\n%s", err, out)
+	}
+	for _, want := range []string{"started execution ", "Wait", "SUCCEEDED", "Deploy", "SKIPPED  stage type deploy is not run by Bakehouse", " SUCCEEDED in "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("run output lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "Wait "); n < 1 || n > 2 {
+		t.Errorf("the wait stage printed %d lines, want one per status change:\n%s", n, out)
+	}
+	id := strings.Fields(strings.SplitN(out, "\n", 2)[0])[2]
+
+	// A run that fails exits non-zero, naming its status, and shows why.
+	b, _ = json.Marshal(waitPipeline("Bad", "soon"))
+	if out, err = cliIn(t, srv, bytes.NewReader(b), "pipeline", "save", "-f", "-"); err != nil {
+		t.Fatalf("save Bad: %v\n%s", err, out)
+	}
+	out, err = cliIn(t, srv, nil, "pipeline", "run", "--application", "armory", "Bad")
+	if err == nil || !strings.Contains(err.Error(), "ended TERMINAL") || !strings.Contains(out, "TERMINAL  waitTime soon is not a number of seconds") {
+		t.Fatalf("failing run: err = %v, want one saying it ended TERMINAL\n%s", err, out)
+	}
+
+	out, err = cliIn(t, srv, nil, "pipeline", "execution", "get", id)
+	if err != nil || !strings.Contains(out, "SUCCEEDED") || !strings.Contains(out, "manual") {
+		t.Fatalf("execution get: %v\n%s", err, out)
+	}
+	out, err = cliIn(t, srv, nil, "pipeline", "execution", "get", id, "-o", "json")
+	var ex map[string]any
+	if err != nil || json.Unmarshal([]byte(out), &ex) != nil || ex["id"] != id || ex["status"] != "SUCCEEDED" {
+		t.Fatalf("execution get -o json: %v\n%s", err, out)
+	}
+
+	// A run not followed, then cancelled.
+	out, err = cliIn(t, srv, nil, "pipeline", "run", "--application", "armory", "Slow", "--no-wait", "-o", "json")
+	var started struct{ ID string }
+	if err != nil || json.Unmarshal([]byte(out), &started) != nil || started.ID == "" {
+		t.Fatalf("run --no-wait: %v\n%s", err, out)
+	}
+	if out, err = cliIn(t, srv, nil, "pipeline", "execution", "cancel", started.ID, "--reason", "not today"); err != nil {
+		t.Fatalf("execution cancel: %v\n%s", err, out)
+	}
+	if ex := waitExecution(t, srv, started.ID); ex["status"] != "CANCELED" || ex["cancellationReason"] != "not today" {
+		t.Fatalf("cancelled run: %v %v", ex["status"], ex["cancellationReason"])
+	}
+	out, err = cliIn(t, srv, nil, "pipeline", "execution", "list", "--application", "armory")
+	if err != nil || !strings.Contains(out, started.ID) || !strings.Contains(out, id) || strings.Index(out, started.ID) > strings.Index(out, id) {
+		t.Fatalf("execution list (newest first): %v\n%s", err, out)
+	}
+	if out, err = cliIn(t, srv, nil, "pipeline", "delete", "--application", "armory", "Quick"); err != nil {
+		t.Fatalf("delete: %v\n%s", err, out)
+	}
+	if _, err = cliIn(t, srv, nil, "pipeline", "get", "--application", "armory", "Quick"); err == nil {
+		t.Fatal("deleted pipeline still there")
+	}
+}
+
+// TestStageLine: a bake stage's line shows the image it made, or that it
+// was baked before, and a failed stage its errors, from the context
+// fields Orca's bake stage writes.
+func TestStageLine(t *testing.T) {
+	for _, c := range []struct {
+		status pipeline.Status
+		ctx    map[string]any
+		want   string
+	}{
+		{pipeline.Running, map[string]any{}, "Bake in us-west-2                RUNNING"},
+		{pipeline.Succeeded, map[string]any{"imageName": "armory-hello-deploy-all-20261130", "imageId": "sha256:ab12"},
+			"Bake in us-west-2                SUCCEEDED  image: armory-hello-deploy-all-20261130 (sha256:ab12)"},
+		{pipeline.Succeeded, map[string]any{"imageName": "hello", "ami": "ami-0123", "previouslyBaked": true},
+			"Bake in us-west-2                SUCCEEDED  image: hello (ami-0123); previously baked"},
+		{pipeline.Terminal, map[string]any{"exception": map[string]any{"details": map[string]any{"errors": []any{"Unable to find deployable artifact", "second"}}}},
+			"Bake in us-west-2                TERMINAL  Unable to find deployable artifact; second"},
+	} {
+		got := stageLine(&pipeline.Stage{Name: "Bake in us-west-2", Status: c.status, Context: c.ctx})
+		if got != c.want {
+			t.Errorf("stageLine(%s, %v)\n got %q\nwant %q", c.status, c.ctx, got, c.want)
+		}
+	}
+}
