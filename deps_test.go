@@ -31,6 +31,9 @@ var importRules = []importRule{
 	{dir: "./bakery", forbidden: []string{"database/sql", "net/http", "os/exec"}, adapters: append(adapters, "storetest"),
 		via: map[string][]string{"net/http": {"github.com/prometheus/"}}},
 	{dir: "./storetest", forbidden: []string{"net/http", "os/exec"}, adapters: append(adapters, "bakery")},
+	// pipeline holds Orca's rules as pure functions: it may import only the
+	// root package and the standard library (no bakery, runner or adapter).
+	{dir: "./pipeline", forbidden: []string{"database/sql", "net/http", "os/exec"}, adapters: append(adapters, "bakery", "storetest", "runner", "jenkins")},
 	// runner drives executions through interfaces: no I/O of its own.
 	{dir: "./runner", forbidden: []string{"database/sql", "net/http", "os/exec"}, adapters: append(adapters, "storetest"),
 		via: map[string][]string{"net/http": {"github.com/prometheus/"}}},
