@@ -37,7 +37,7 @@ demo:
 # conformance cases plus testdata/fuzz. A failing input is written to the
 # package's testdata/fuzz/<target>/; commit it with the fix.
 FUZZTIME ?= 60s
-FUZZ_TARGETS = FuzzParsePackage:. FuzzBakeKey:. FuzzPlanRequest:./http FuzzScrape:./packer
+FUZZ_TARGETS = FuzzParsePackage:. FuzzBakeKey:. FuzzPlanRequest:./http FuzzScrape:./packer FuzzEvaluate:./pipeline
 fuzz:
 	@status=0; for t in $(FUZZ_TARGETS); do \
 		name=$${t%%:*}; pkg=$${t#*:}; \

@@ -151,6 +151,8 @@ const (
 	TaskMonitorBake           = "monitorBake"
 	TaskCompletedBake         = "completedBake"
 	TaskBindProducedArtifacts = "bindProducedArtifacts"
+	// TaskFindImage is the findImageFromTags stage's one task.
+	TaskFindImage = "findImage"
 )
 
 var taskClasses = map[string]string{
@@ -159,6 +161,13 @@ var taskClasses = map[string]string{
 	TaskMonitorBake:           "com.netflix.spinnaker.orca.bakery.tasks.MonitorBakeTask",
 	TaskCompletedBake:         "com.netflix.spinnaker.orca.bakery.tasks.CompletedBakeTask",
 	TaskBindProducedArtifacts: "com.netflix.spinnaker.orca.pipeline.tasks.artifacts.BindProducedArtifactsTask",
+	TaskFindImage:             "com.netflix.spinnaker.orca.clouddriver.tasks.image.FindImageFromTagsTask",
+}
+
+// FindImageFromTagsTasks lists the findImageFromTags stage's task.
+func FindImageFromTagsTasks() []*Task {
+	return []*Task{{ID: "1", Name: TaskFindImage, ImplementingClass: taskClasses[TaskFindImage], Status: NotStarted,
+		StageStart: true, StageEnd: true}}
 }
 
 // BakeStageTasks lists a Bake stage's tasks, all NOT_STARTED: the

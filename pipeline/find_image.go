@@ -52,7 +52,7 @@ func FindImageFromTags(ctx context.Context, f ImageFinder, s *Stage) (update, ou
 	}
 	pkg := javaString(c["packageName"])
 	if c["packageName"] == nil {
-		return nil, nil, taskErr("findImage", illegalArgument("packageName is missing: name the package whose image to find"))
+		return nil, nil, taskErr(TaskFindImage, illegalArgument("packageName is missing: name the package whose image to find"))
 	}
 	tags := map[string]string{}
 	for k, v := range asMap(c["tags"]) {
@@ -67,12 +67,12 @@ func FindImageFromTags(ctx context.Context, f ImageFinder, s *Stage) (update, ou
 	}
 	images, err := f.FindImages(ctx, provider, pkg, tags, regions, str(c["imageOwnerAccount"]))
 	if err != nil {
-		return nil, nil, taskErr("findImage", err)
+		return nil, nil, taskErr(TaskFindImage, err)
 	}
 	var warnings []any
 	details := imageDetails(images, pkg, regions, &warnings)
 	if len(details) == 0 {
-		return nil, nil, taskErr("findImage", illegalState("Could not find tagged image for package: %s and tags: %s", pkg, javaString(tags)))
+		return nil, nil, taskErr(TaskFindImage, illegalState("Could not find tagged image for package: %s and tags: %s", pkg, javaString(tags)))
 	}
 	artifacts := make([]any, len(details))
 	amiDetails := make([]any, len(details))
