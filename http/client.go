@@ -33,6 +33,8 @@ type apiError struct {
 	Status  int
 	Message string
 	Field   string
+	// Messages is the body's "messages" list (Rosco's kork errors).
+	Messages []string
 }
 
 func (e *apiError) Error() string {
@@ -77,7 +79,7 @@ func (c *Client) do(ctx context.Context, method, path string, body io.Reader, ou
 		if resp.StatusCode == http.StatusUnauthorized && c.Token == "" {
 			msg += " Set BAKEHOUSE_TOKEN to the server's API token."
 		}
-		return nil, &apiError{Status: resp.StatusCode, Message: msg, Field: e.Field}
+		return nil, &apiError{Status: resp.StatusCode, Message: msg, Field: e.Field, Messages: e.Messages}
 	}
 	if out != nil {
 		if s, ok := out.(*string); ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"sync"
+	"time"
 
 	"github.com/bakehouse/bakehouse/pipeline"
 )
@@ -211,7 +212,7 @@ func (ru *run) failStage(s *pipeline.Stage, err error, now int64) {
 			t.Status, t.EndTime = st, &now
 		}
 	}
-	s.Context["exception"] = exception(err, now)
+	s.Context["exception"] = pipeline.ExceptionContext(err, time.UnixMilli(now))
 	ru.r.cfg.Log.Info("stage failed", "execution", ru.e.ID, "stage", s.Name, "status", st, "err", err)
 }
 

@@ -72,6 +72,7 @@ func (r *Runner) Resume(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("resume executions: %w", err)
 	}
 	for _, e := range es {
+		resubmitBakes(e)
 		r.cfg.Log.Info("resuming execution", "execution", e.ID, "application", e.Application, "pipeline", e.Name)
 		r.launch(e)
 	}
@@ -121,4 +122,35 @@ func clone(e *pipeline.Execution) *pipeline.Execution {
 		panic(fmt.Sprintf("execution does not unmarshal: %v", err))
 	}
 	return &out
+}
+
+// resubmitBakes makes the region children of e that had not seen their
+// bake complete submit it again when the run resumes: the bakery ended
+// the bakes its previous process ran (their Packer died with it), and a
+// bake that did complete comes back at once from the same request.
+func resubmitBakes(e *pipeline.Execution) {
+	for _, s := range e.Stages {
+		if s.Type != "bake" || s.ParentStageID == nil || s.Status != pipeline.Running {
+			continue
+		}
+		var create, monitor *pipeline.Task
+		for _, t := range s.Tasks {
+			switch t.Name {
+			case pipeline.TaskCreateBake:
+				create = t
+			case pipeline.TaskMonitorBake:
+				monitor = t
+			}
+		}
+		if create == nil || monitor == nil || monitor.Status == pipeline.Succeeded {
+			continue
+		}
+		for _, t := range []*pipeline.Task{create, monitor} {
+			t.Status, t.StartTime, t.EndTime = pipeline.NotStarted, nil, nil
+		}
+		if s.Context == nil {
+			s.Context = map[string]any{}
+		}
+		s.Context["messages"] = append(anyList(s.Context["messages"]), "Bakehouse restarted while this bake ran; the bake was submitted again.")
+	}
 }

@@ -19,6 +19,14 @@ type Tasks struct {
 	Poll time.Duration
 	// CI reads Jenkins builds (nil: no masters configured).
 	CI CI
+	// Bakery is the bakery the Bake stage bakes with (Rosco's API).
+	Bakery pipeline.Bakery
+	// Settings are Orca's bakery settings; nil: Orca's defaults.
+	Settings *pipeline.Settings
+	// Images finds tagged images for Find Image from Tags stages.
+	Images pipeline.ImageFinder
+	// Repo is the bakery's package repository (nil: nothing is fetched).
+	Repo PackageRepo
 }
 
 // taskFunc runs one task once. RUNNING means "ask again after Poll";
@@ -48,6 +56,10 @@ func task(id int, name, class string, first, last bool) *pipeline.Task {
 // run.
 func (t *Tasks) plan(e *pipeline.Execution, s *pipeline.Stage, now time.Time, newID func() string) ([]*pipeline.Task, error) {
 	switch s.Type {
+	case "bake":
+		return t.planBake(e, s, now, newID), nil
+	case "findImageFromTags":
+		return []*pipeline.Task{task(1, "findImage", "com.netflix.spinnaker.orca.clouddriver.tasks.image.FindImageFromTagsTask", true, true)}, nil
 	case "wait":
 		return []*pipeline.Task{task(1, "wait", "com.netflix.spinnaker.orca.pipeline.tasks.WaitTask", true, true)}, nil
 	}
@@ -60,6 +72,20 @@ func (t *Tasks) run(ctx context.Context, name string, e *pipeline.Execution, s *
 	switch name {
 	case "wait":
 		f = waitTask
+	case pipeline.TaskCreateBake:
+		f = t.createBake
+	case pipeline.TaskMonitorBake:
+		f = t.monitorBake
+	case pipeline.TaskCompletedBake:
+		f = t.completedBake
+	case pipeline.TaskBindProducedArtifacts:
+		f = func(context.Context, *pipeline.Execution, *pipeline.Stage) (pipeline.Status, map[string]any, map[string]any, error) {
+			return pipeline.Succeeded, nil, nil, nil
+		}
+	case pipeline.TaskCompleteParallel:
+		f = t.completeParallel
+	case "findImage":
+		f = t.findImageFromTags
 	default:
 		return "", nil, nil, fmt.Errorf("task %s of stage %s is not known to this Bakehouse", name, s.Name)
 	}
@@ -68,7 +94,11 @@ func (t *Tasks) run(ctx context.Context, name string, e *pipeline.Execution, s *
 
 // canceled is told that stage id of e was canceled while it ran, so that
 // work it started elsewhere (a bake) stops too.
-func (t *Tasks) canceled(e *pipeline.Execution, id string) {}
+func (t *Tasks) canceled(e *pipeline.Execution, id string) {
+	if s := e.Stage(id); s != nil && s.Type == "bake" && s.ParentStageID != nil && t.Bakery != nil {
+		go t.cancelBake(s)
+	}
+}
 
 // waitTask is Orca's WaitTask: RUNNING until waitTime seconds have passed
 // since the stage started.
@@ -84,14 +114,4 @@ func waitTask(_ context.Context, _ *pipeline.Execution, s *pipeline.Stage) (pipe
 		return pipeline.Succeeded, nil, nil, nil
 	}
 	return pipeline.Running, nil, nil, nil
-}
-
-// exception is Orca's context.exception for a failed stage.
-func exception(err error, now int64) map[string]any {
-	return map[string]any{
-		"exceptionType": "Exception",
-		"shouldRetry":   false,
-		"timestamp":     now,
-		"details":       map[string]any{"error": err.Error(), "errors": []any{err.Error()}},
-	}
 }
