@@ -64,6 +64,9 @@ var routeTable = []route{
 	{"GET /pipelines/{id}", (*Server).handleExecution, reads},
 	{"PUT /pipelines/{id}/cancel", (*Server).handleCancelExecution, mutates},
 	{"GET /executions", (*Server).handleExecutions, reads},
+	// Jenkins' Notification plugin cannot send a bearer token: let its
+	// address in with bakehouse.trustedNetworks.
+	{"POST /webhooks/jenkins/{master}", (*Server).handleJenkinsWebhook, mutates},
 	{"/", (*Server).handleNotFound, reads},
 }
 

@@ -61,6 +61,8 @@ type Server struct {
 	now     func() time.Time
 	// pipelines serves Gate's pipeline paths; nil turns them off (404).
 	pipelines pipeline.Service
+	// jenkins serves the Jenkins webhook; nil turns it off (404).
+	jenkins JenkinsTrigger
 	// Concurrency is shown in /status/instance.
 	Concurrency int
 

@@ -208,6 +208,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 	if dk != nil {
 		deps.Docker = dockerAdapter{c: dk, cacheDir: filepath.Join(dataDir, "cache")}
 	}
+	var ac *aws.Client
 	if cfg.AWS.Enabled {
 		d := cfg.AWS.BakeryDefaults
 		// The SDK reads the standard AWS_* environment itself; the EC2
@@ -216,7 +217,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 		if endpoint == "" {
 			endpoint = e.getenv("AWS_ENDPOINT_URL")
 		}
-		ac, err := aws.New(ctx, aws.Options{AccessKeyID: d.AWSAccessKey, SecretAccessKey: d.AWSSecretKey, Endpoint: endpoint})
+		ac, err = aws.New(ctx, aws.Options{AccessKeyID: d.AWSAccessKey, SecretAccessKey: d.AWSSecretKey, Endpoint: endpoint})
 		if err != nil {
 			return fmt.Errorf("aws provider: %w", err)
 		}
@@ -292,6 +293,12 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 		queue.Stop(context.Background())
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
+	pl, err := startPipelines(cfg, db, srv, auth.Token, rp, dk, ac, log)
+	if err != nil {
+		rescuer.Stop()
+		queue.Stop(context.Background())
+		return err
+	}
 	if w := exposureWarning(auth, srv.LoopbackOnly()); w != "" {
 		log.Warn(w, "addr", addr)
 	}
@@ -303,6 +310,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
+	pl.start(ctx, log)
 	vctx, vcancel = context.WithCancel(ctx)
 	defer vcancel()
 	if dk != nil {
@@ -312,6 +320,9 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 	case <-ctx.Done():
 	case err = <-errc:
 	}
+	// Runs stop being driven first (they stay RUNNING, to be resumed),
+	// so that no stage starts a bake while the bakery shuts down.
+	pl.stop()
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)

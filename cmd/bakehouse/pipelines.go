@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/bakehouse/bakehouse/aws"
+	"github.com/bakehouse/bakehouse/docker"
+	bhttp "github.com/bakehouse/bakehouse/http"
+	"github.com/bakehouse/bakehouse/jenkins"
+	"github.com/bakehouse/bakehouse/pipeline"
+	"github.com/bakehouse/bakehouse/repo"
+	"github.com/bakehouse/bakehouse/runner"
+	"github.com/bakehouse/bakehouse/sqlite"
+)
+
+// pipelines is the pipeline side of serve: the runner, and the Jenkins
+// poller when masters are configured.
+type pipelines struct {
+	runner *runner.Runner
+	poller *jenkins.Poller
+}
+
+// startPipelines wires the runner to the store, the bakery (this server's
+// own Rosco API, as Orca would call it), Jenkins, the image finders and
+// the package repository, and serves it on srv. It resumes the runs a
+// previous process left running once srv serves.
+func startPipelines(cfg fileConfig, db *sqlite.DB, srv *bhttp.Server, token string, rp *repo.Repo, dk *docker.Client, ac *aws.Client, log *slog.Logger) (*pipelines, error) {
+	set := pipeline.DefaultSettings()
+	set.AllowMissingPackageInstallation = cfg.Bakery.AllowMissingPackageInstallation
+	if cfg.Bakery.ExtractBuildDetails != nil {
+		set.ExtractBuildDetails = *cfg.Bakery.ExtractBuildDetails
+	}
+	tasks := &runner.Tasks{
+		Bakery:   bhttp.NewOrcaBakery(srv.URL(), token),
+		Settings: &set,
+		Images:   imageFinder{docker: dk, aws: ac},
+		Repo:     pipelineRepo{rp},
+	}
+	store := sqlite.NewPipelineStore(db)
+	p := &pipelines{}
+	var masters *jenkins.Masters
+	if cfg.Jenkins.Enabled && len(cfg.Jenkins.Masters) > 0 {
+		ms := make([]jenkins.Master, len(cfg.Jenkins.Masters))
+		for i, m := range cfg.Jenkins.Masters {
+			ms[i] = jenkins.Master{Name: m.Name, Address: m.Address, Username: m.Username, Password: m.Password}
+		}
+		var err error
+		if masters, err = jenkins.NewMasters(ms, nil); err != nil {
+			return nil, fmt.Errorf("config: jenkins: %w", err)
+		}
+		tasks.CI = masters
+	}
+	p.runner = runner.New(runner.Config{Store: store, Tasks: tasks, Log: log.With("component", "pipelines")})
+	srv.SetPipelines(p.runner)
+	if masters != nil {
+		poller, err := jenkins.NewPoller(jenkins.PollerConfig{
+			Clients: masters.Clients(),
+			Watched: func(ctx context.Context) ([]jenkins.Watch, error) {
+				ws, err := p.runner.Watched(ctx)
+				out := make([]jenkins.Watch, len(ws))
+				for i, w := range ws {
+					out[i] = jenkins.Watch{Master: w.Master, Job: w.Job}
+				}
+				return out, err
+			},
+			Cursors: store,
+			Fire: func(ctx context.Context, master, job string, b jenkins.Build) error {
+				_, err := p.runner.JenkinsBuild(ctx, master, job, b.Number)
+				return err
+			},
+			Interval: durationOr(cfg.Bakehouse.JenkinsPollInterval, 15*time.Second),
+			Logger:   log.With("component", "jenkins"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		p.poller = poller
+		srv.SetJenkinsTrigger(p)
+	}
+	return p, nil
+}
+
+// Notified polls master's job now when a pipeline watches it (the
+// Notification webhook).
+func (p *pipelines) Notified(ctx context.Context, master, job string) (bool, error) {
+	ws, err := p.runner.Watched(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, w := range ws {
+		if w.Master == master && w.Job == job {
+			return true, p.poller.PollJob(ctx, master, job)
+		}
+	}
+	return false, nil
+}
+
+// start resumes runs and starts polling; srv serves by now.
+func (p *pipelines) start(ctx context.Context, log *slog.Logger) {
+	if n, err := p.runner.Resume(ctx); err != nil {
+		log.Error("resuming pipeline runs failed", "err", err)
+	} else if n > 0 {
+		log.Info("resumed pipeline runs left running by a previous process", "count", n)
+	}
+	if p.poller != nil {
+		p.poller.Start(ctx)
+	}
+}
+
+// stop stops polling and driving runs; runs stay RUNNING in the store,
+// to be resumed by the next serve.
+func (p *pipelines) stop() {
+	if p.poller != nil {
+		p.poller.Stop()
+	}
+	p.runner.Stop()
+}
+
+// pipelineRepo is the package repository as the Bake stage fills it.
+type pipelineRepo struct{ r *repo.Repo }
+
+func (a pipelineRepo) HasPackage(filename string) (bool, error) {
+	ps, err := a.r.List()
+	if err != nil {
+		return false, err
+	}
+	for _, p := range ps {
+		if p.Filename == filename {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (a pipelineRepo) AddPackage(filename string, r io.Reader) error {
+	_, err := a.r.Add(filename, r)
+	return err
+}
+
+// imageFinder answers Find Image from Tags: docker images by their
+// labels, AMIs by their tags through EC2.
+type imageFinder struct {
+	docker *docker.Client
+	aws    *aws.Client
+}
+
+func (f imageFinder) FindImages(ctx context.Context, provider, pkg string, tags map[string]string, regions []string, account string) ([]pipeline.TaggedImage, error) {
+	switch provider {
+	case "docker":
+		if f.docker == nil {
+			return nil, fmt.Errorf("the docker provider is not enabled: no images to search")
+		}
+		labels := []string{"appversion"}
+		for k, v := range tags {
+			labels = append(labels, k+"="+v)
+		}
+		imgs, err := f.docker.FindImages(ctx, labels)
+		if err != nil {
+			return nil, err
+		}
+		var out []pipeline.TaggedImage
+		for _, img := range imgs {
+			name := ""
+			for _, t := range img.Tags {
+				if strings.Contains(t, pkg) {
+					name = t
+					break
+				}
+			}
+			if name == "" {
+				continue
+			}
+			ti := pipeline.TaggedImage{ImageName: name, CreationDate: img.Created.UTC().Format("2006-01-02T15:04:05.000Z"),
+				TagsByImageID: map[string]map[string]string{img.ID: img.Labels}, AMIs: map[string][]string{}}
+			for _, r := range regions {
+				ti.AMIs[r] = []string{img.ID}
+			}
+			out = append(out, ti)
+		}
+		return out, nil
+	case "aws":
+		if f.aws == nil {
+			return nil, fmt.Errorf("the aws provider is not enabled: no AMIs to search")
+		}
+		var owners []string
+		if account != "" {
+			owners = []string{account}
+		}
+		byName := map[string]*pipeline.TaggedImage{}
+		var out []*pipeline.TaggedImage
+		for _, r := range regions {
+			imgs, err := f.aws.TaggedImages(ctx, r, pkg, tags, owners)
+			if err != nil {
+				return nil, err
+			}
+			for _, img := range imgs {
+				ti := byName[img.Name]
+				if ti == nil {
+					ti = &pipeline.TaggedImage{ImageName: img.Name, CreationDate: img.CreationDate,
+						TagsByImageID: map[string]map[string]string{}, AMIs: map[string][]string{}}
+					byName[img.Name] = ti
+					out = append(out, ti)
+				}
+				ti.TagsByImageID[img.ID] = img.Tags
+				ti.AMIs[r] = append(ti.AMIs[r], img.ID)
+			}
+		}
+		res := make([]pipeline.TaggedImage, len(out))
+		for i, ti := range out {
+			res[i] = *ti
+		}
+		return res, nil
+	}
+	return nil, fmt.Errorf("cloud provider %q has no image search in Bakehouse (docker and aws do)", provider)
+}
