@@ -31,8 +31,8 @@ func jenkinsServeConfig(jk *jenkinstest.Server) string {
 	return fmt.Sprintf("jenkins:\n  enabled: true\n  masters:\n  - name: ci\n    address: %s\n    username: ci-user\n    password: ci-token-secret\nbakehouse:\n  jenkinsPollInterval: 200ms\n", jk.URL())
 }
 
-// waitExecution polls GET /pipelines/{id} until the execution is complete.
-func waitExecution(t *testing.T, srv *server, id string, timeout time.Duration) *pipeline.Execution {
+// waitRun polls GET /pipelines/{id} until the execution is complete.
+func waitRun(t *testing.T, srv *server, id string, timeout time.Duration) *pipeline.Execution {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -67,7 +67,7 @@ func runPipeline(t *testing.T, srv *server, trigger string) *pipeline.Execution 
 	if code != 202 || !strings.HasPrefix(ref.Ref, "/pipelines/") {
 		t.Fatalf("start: %d %s", code, body)
 	}
-	return waitExecution(t, srv, strings.TrimPrefix(ref.Ref, "/pipelines/"), 5*time.Minute)
+	return waitRun(t, srv, strings.TrimPrefix(ref.Ref, "/pipelines/"), 5*time.Minute)
 }
 
 func mustSucceed(t *testing.T, e *pipeline.Execution) {
@@ -128,7 +128,7 @@ func TestPipelineFromJenkinsBuild(t *testing.T) {
 		call(t, "GET", srv.url+"/applications/armory/pipelines", nil, &runs)
 		return len(runs) == 1
 	})
-	first := waitExecution(t, srv, runs[0].ID, 5*time.Minute)
+	first := waitRun(t, srv, runs[0].ID, 5*time.Minute)
 	mustSucceed(t, first)
 	if first.Trigger["type"] != "jenkins" || fmt.Sprint(first.Trigger["buildNumber"]) != "5" {
 		t.Fatalf("trigger = %v", first.Trigger)
