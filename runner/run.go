@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"sync"
 	"time"
@@ -278,6 +279,14 @@ func (ru *run) work(ctx context.Context, id string) {
 				ru.save()
 				ru.mu.Unlock()
 				break
+			}
+			// Orca's timeouts: createBake 5 min, monitorBake 1 h or the
+			// stage's stageTimeoutMs, findImage 10 min.
+			if _, limit, ok := pipeline.TaskTiming(name, s); ok && t.StartTime != nil && now-*t.StartTime > limit.Milliseconds() {
+				ru.failStage(s, fmt.Errorf("%s timed out after %s; set stageTimeoutMs on the stage to allow longer", name, limit), now)
+				ru.save()
+				ru.mu.Unlock()
+				return
 			}
 			ru.save()
 			ru.mu.Unlock()

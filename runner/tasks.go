@@ -59,7 +59,7 @@ func (t *Tasks) plan(e *pipeline.Execution, s *pipeline.Stage, now time.Time, ne
 	case "bake":
 		return t.planBake(e, s, now, newID), nil
 	case "findImageFromTags":
-		return []*pipeline.Task{task(1, "findImage", "com.netflix.spinnaker.orca.clouddriver.tasks.image.FindImageFromTagsTask", true, true)}, nil
+		return pipeline.FindImageFromTagsTasks(), nil
 	case "wait":
 		return []*pipeline.Task{task(1, "wait", "com.netflix.spinnaker.orca.pipeline.tasks.WaitTask", true, true)}, nil
 	}
@@ -84,7 +84,7 @@ func (t *Tasks) run(ctx context.Context, name string, e *pipeline.Execution, s *
 		}
 	case pipeline.TaskCompleteParallel:
 		f = t.completeParallel
-	case "findImage":
+	case pipeline.TaskFindImage:
 		f = t.findImageFromTags
 	default:
 		return "", nil, nil, fmt.Errorf("task %s of stage %s is not known to this Bakehouse", name, s.Name)

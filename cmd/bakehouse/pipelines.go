@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -150,6 +151,7 @@ type imageFinder struct {
 }
 
 func (f imageFinder) FindImages(ctx context.Context, provider, pkg string, tags map[string]string, regions []string, account string) ([]pipeline.TaggedImage, error) {
+	var found []pipeline.Image
 	switch provider {
 	case "docker":
 		if f.docker == nil {
@@ -163,26 +165,18 @@ func (f imageFinder) FindImages(ctx context.Context, provider, pkg string, tags 
 		if err != nil {
 			return nil, err
 		}
-		var out []pipeline.TaggedImage
 		for _, img := range imgs {
-			name := ""
-			for _, t := range img.Tags {
-				if strings.Contains(t, pkg) {
-					name = t
-					break
-				}
-			}
-			if name == "" {
+			// Clouddriver's q: the image's name contains the package.
+			i := slices.IndexFunc(img.Tags, func(t string) bool { return strings.Contains(t, pkg) })
+			if i < 0 {
 				continue
 			}
-			ti := pipeline.TaggedImage{ImageName: name, CreationDate: img.Created.UTC().Format("2006-01-02T15:04:05.000Z"),
-				TagsByImageID: map[string]map[string]string{img.ID: img.Labels}, AMIs: map[string][]string{}}
+			// A local image is in every region the stage asks for.
 			for _, r := range regions {
-				ti.AMIs[r] = []string{img.ID}
+				found = append(found, pipeline.Image{Name: img.Tags[i], ID: img.ID, Region: r,
+					CreationDate: img.Created.UTC().Format("2006-01-02T15:04:05.000Z"), Tags: img.Labels})
 			}
-			out = append(out, ti)
 		}
-		return out, nil
 	case "aws":
 		if f.aws == nil {
 			return nil, fmt.Errorf("the aws provider is not enabled: no AMIs to search")
@@ -191,30 +185,17 @@ func (f imageFinder) FindImages(ctx context.Context, provider, pkg string, tags 
 		if account != "" {
 			owners = []string{account}
 		}
-		byName := map[string]*pipeline.TaggedImage{}
-		var out []*pipeline.TaggedImage
 		for _, r := range regions {
 			imgs, err := f.aws.TaggedImages(ctx, r, pkg, tags, owners)
 			if err != nil {
 				return nil, err
 			}
 			for _, img := range imgs {
-				ti := byName[img.Name]
-				if ti == nil {
-					ti = &pipeline.TaggedImage{ImageName: img.Name, CreationDate: img.CreationDate,
-						TagsByImageID: map[string]map[string]string{}, AMIs: map[string][]string{}}
-					byName[img.Name] = ti
-					out = append(out, ti)
-				}
-				ti.TagsByImageID[img.ID] = img.Tags
-				ti.AMIs[r] = append(ti.AMIs[r], img.ID)
+				found = append(found, pipeline.Image{Name: img.Name, ID: img.ID, Region: r, CreationDate: img.CreationDate, Tags: img.Tags})
 			}
 		}
-		res := make([]pipeline.TaggedImage, len(out))
-		for i, ti := range out {
-			res[i] = *ti
-		}
-		return res, nil
+	default:
+		return nil, fmt.Errorf("cloud provider %q has no image search in Bakehouse (docker and aws do)", provider)
 	}
-	return nil, fmt.Errorf("cloud provider %q has no image search in Bakehouse (docker and aws do)", provider)
+	return pipeline.GroupImages(found), nil
 }
