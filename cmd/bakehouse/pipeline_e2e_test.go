@@ -6,11 +6,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/bakehouse/bakehouse/jenkins/jenkinstest"
 	"github.com/bakehouse/bakehouse/pipeline"
+	"github.com/bakehouse/bakehouse/templates"
 )
 
 // helloPipeline is the user's guide's pipeline on the docker provider: a
@@ -172,4 +174,58 @@ func TestPipelineFromJenkinsBuild(t *testing.T) {
 	if c3.Context["previouslyBaked"] != false || fmt.Sprint(c3.Context["status"].(map[string]any)["id"]) == firstBake {
 		t.Fatalf("forced rebake reused: %v", c3.Context)
 	}
+}
+
+// TestPipelineKill9Resume kills the server (kill -9) while a run's bake
+// runs and starts it again: the run carries on, submits its bake again
+// and succeeds. The first process bakes with a template that never ends;
+// before the restart the operator's template file is made a working one.
+func TestPipelineKill9Resume(t *testing.T) {
+	needBakeTools(t)
+	dataDir := t.TempDir()
+	cmd, srv := startProcess(t, dataDir)
+	writeTemplate(t, srv, "pipe.json", slowTemplate)
+	upload(t, srv, sampleDeb(t, "0.5.0-h5.c4baff4"))
+	p := strings.Replace(helloPipeline, `"region": "global",`, `"region": "global", "templateFileName": "pipe.json",`, 1)
+	if code, body, _ := call(t, "POST", srv.url+"/pipelines", p, nil); code != 200 {
+		t.Fatalf("save: %d %s", code, body)
+	}
+	var ref struct{ Ref string }
+	if code, body, _ := call(t, "POST", srv.url+"/pipelines/armory/hello", `{"type":"manual","buildInfo":{"artifacts":[{"fileName":"armory-hello-deploy_0.5.0-h5.c4baff4_all.deb"}]}}`, &ref); code != 202 {
+		t.Fatalf("start: %d %s", code, body)
+	}
+	id := strings.TrimPrefix(ref.Ref, "/pipelines/")
+	var bakeID string
+	for deadline := time.Now().Add(2 * time.Minute); bakeID == ""; time.Sleep(100 * time.Millisecond) {
+		var e pipeline.Execution
+		call(t, "GET", srv.url+"/pipelines/"+id, nil, &e)
+		if c := stageNamed(&e, "Bake in global"); c != nil {
+			if st, ok := c.Context["status"].(map[string]any); ok {
+				bakeID = fmt.Sprint(st["id"])
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the run never submitted its bake: %+v", e)
+		}
+	}
+	cleanupBake(t, bakeID)
+	waitLog(t, srv, bakeID, "slow-start", 2*time.Minute)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	tpl, err := templates.Read(templates.DockerTemplate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeTemplate(t, srv, "pipe.json", string(tpl))
+
+	_, srv2 := startProcess(t, dataDir)
+	e := waitRun(t, srv2, id, 5*time.Minute)
+	mustSucceed(t, e)
+	c := stageNamed(e, "Bake in global")
+	if !strings.Contains(fmt.Sprint(c.Context["messages"]), "submitted again") || fmt.Sprint(c.Context["status"].(map[string]any)["id"]) == bakeID {
+		t.Fatalf("resumed bake stage: %v", c.Context)
+	}
+	mustLeaveNothing(t, bakeID, 20*time.Second)
 }
