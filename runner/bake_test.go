@@ -188,3 +188,26 @@ func TestResumeResubmitsBakes(t *testing.T) {
 		t.Fatalf("messages = %v", msgs)
 	}
 }
+
+// Orca's PackageInfo errors reach the execution word for word, in the
+// stage's context.exception as Orca puts them, and nothing is baked.
+func TestBakeStagePackageError(t *testing.T) {
+	rosco := newRosco()
+	r := newRunner(t, openStore(t, filepath.Join(t.TempDir(), "db")), &runner.Tasks{Bakery: rosco})
+	save(t, r, `{"application":"app","name":"p","stages":[{"refId":"1","type":"bake","name":"Bake","package":"foo bar","baseOs":"trusty","cloudProviderType":"aws","region":"us-west-2"}]}`)
+	e, err := r.Start(context.Background(), "app", "p", map[string]any{"type": "manual",
+		"buildInfo": map[string]any{"artifacts": []any{map[string]any{"fileName": "test-package_1.0.0.deb"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e = waitFor(t, r, e.ID, pipeline.Terminal)
+	ex, _ := stage(e, "1<1").Context["exception"].(map[string]any)
+	errs := fmt.Sprint(ex["details"].(map[string]any)["errors"])
+	const want = "Unable to find deployable artifact starting with [foo_, bar_] and ending with .deb in [] and [test-package_1.0.0.deb]. Make sure your deb package file name complies with the naming convention: name_version-release_arch."
+	if errs != "["+want+"]" {
+		t.Fatalf("errors = %s\nwant [%s]", errs, want)
+	}
+	if stage(e, "1").Status != pipeline.Terminal || len(rosco.bodies) != 0 {
+		t.Fatalf("parent %s, %d bakes submitted", stage(e, "1").Status, len(rosco.bodies))
+	}
+}
