@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -165,6 +166,17 @@ func TestPipelineFromJenkinsBuild(t *testing.T) {
 	c2 := stageNamed(second, "Bake in global")
 	if c2.Context["previouslyBaked"] != true || fmt.Sprint(c2.Context["status"].(map[string]any)["id"]) != firstBake || fmt.Sprint(second.Trigger["buildNumber"]) != "5" {
 		t.Fatalf("second run's bake: previouslyBaked %v status %v trigger %v", c2.Context["previouslyBaked"], c2.Context["status"], second.Trigger)
+	}
+
+	// The Jenkins API token is nowhere: not in the log, the executions
+	// or the database.
+	db, _ := os.ReadFile(filepath.Join(srv.dataDir, "bakehouse.db"))
+	wal, _ := os.ReadFile(filepath.Join(srv.dataDir, "bakehouse.db-wal"))
+	_, runsJSON, _ := call(t, "GET", srv.url+"/applications/armory/pipelines", nil, nil)
+	for where, text := range map[string]string{"log": srv.stderr.String(), "database": string(db) + string(wal), "executions": string(runsJSON)} {
+		if strings.Contains(text, "ci-token-secret") {
+			t.Errorf("the Jenkins API token appears in the %s", where)
+		}
 	}
 
 	// Force Rebake: a new bake.
