@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bakehouse/bakehouse"
 	"github.com/bakehouse/bakehouse/pipeline"
 )
 
@@ -70,16 +69,16 @@ func TestCreateBakeUserErrors(t *testing.T) {
 	}
 }
 
-func TestCreateBakeInProcessBakeryErrors(t *testing.T) {
-	// The in-process bakery answers *bakehouse.Error: ENOTFOUND is Rosco's
-	// 404 (its message surfaces as it is), EINVALID stays the bakery's.
+func TestCreateBakeBakeryErrors(t *testing.T) {
+	// The bakery's HTTP answers: a 404 is Rosco's "not found", its first
+	// message surfaces as it is; a 400 stays the bakery's error.
 	for _, tc := range []struct {
-		err      error
+		err      *pipeline.BakeryError
 		user     bool
 		attempts int
 	}{
-		{bakehouse.Errorf(bakehouse.ENOTFOUND, "no such base image"), true, 3},
-		{bakehouse.Invalid("base_os", "base_os is required"), false, 3},
+		{&pipeline.BakeryError{Status: 404, Messages: []string{"no such base image"}}, true, 3},
+		{&pipeline.BakeryError{Status: 400, Message: "base_os is required"}, false, 3},
 	} {
 		b := &errBakery{err: tc.err}
 		e, s := regionChild(bakeContext(nil), nil)
@@ -87,7 +86,11 @@ func TestCreateBakeInProcessBakeryErrors(t *testing.T) {
 		set.CreateAttempts = 3
 		set.RoscoAPIsEnabled = false
 		_, err := pipeline.CreateBake(context.Background(), b, e, s, set)
-		if err == nil || !strings.Contains(err.Error(), bakehouse.ErrorMessage(tc.err)) {
+		want := tc.err.Message
+		if len(tc.err.Messages) > 0 {
+			want = tc.err.Messages[0]
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("error %v, want %v", err, tc.err)
 		}
 		if pipeline.IsUserError(err) != tc.user {

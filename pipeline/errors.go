@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/bakehouse/bakehouse"
 )
 
 // UserError is a failure caused by the pipeline, its trigger or its
@@ -37,9 +35,8 @@ func IsUserError(err error) bool {
 
 // BakeryError is an HTTP error answer from the bakery as Orca's bakery
 // client sees it: the status code and the body's "messages" or
-// "message". A Bakery backed by Bakehouse's in-process bakery may return
-// *bakehouse.Error instead; the tasks treat its codes as the statuses the
-// HTTP API would answer.
+// "message". The runner bakes through the bakery's HTTP API (the one
+// status mapping is the server's), so this is the only error shape.
 type BakeryError struct {
 	Status   int
 	Messages []string
@@ -66,19 +63,6 @@ func bakeryStatus(err error) (int, []string) {
 			msgs = []string{be.Message}
 		}
 		return be.Status, msgs
-	}
-	var he *bakehouse.Error
-	if errors.As(err, &he) {
-		status := 500
-		switch he.Code {
-		case bakehouse.EINVALID:
-			status = 400
-		case bakehouse.ENOTFOUND:
-			status = 404
-		case bakehouse.ECONFLICT:
-			status = 409
-		}
-		return status, []string{he.Message}
 	}
 	return 0, nil
 }

@@ -152,11 +152,19 @@ func (t *Tasks) completeParallel(_ context.Context, e *pipeline.Execution, s *pi
 	return pipeline.Succeeded, nil, outputs, err
 }
 
-func (t *Tasks) findImageFromTags(ctx context.Context, _ *pipeline.Execution, s *pipeline.Stage) (pipeline.Status, map[string]any, map[string]any, error) {
+func (t *Tasks) findImageFromTags(ctx context.Context, e *pipeline.Execution, s *pipeline.Stage) (pipeline.Status, map[string]any, map[string]any, error) {
 	if t.Images == nil {
 		return "", nil, nil, fmt.Errorf("no image finder is configured")
 	}
-	update, outputs, err := pipeline.FindImageFromTags(ctx, t.Images, s)
+	// Expressions (${trigger['properties']['version']}...) are evaluated
+	// first, as Orca evaluates every stage's context before its tasks.
+	v, err := pipeline.Evaluate(e, s, s.Context)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	evaluated := *s
+	evaluated.Context, _ = v.(map[string]any)
+	update, outputs, err := pipeline.FindImageFromTags(ctx, t.Images, &evaluated)
 	return pipeline.Succeeded, update, outputs, err
 }
 
