@@ -185,7 +185,7 @@ func TestExceptionContext(t *testing.T) {
 	})
 
 	// the keys Orca writes, as the Armory sample's failed stage shows them
-	raw, rerr := os.ReadFile("../../shared/fixtures/spinnaker/armory-policy-engine-bake.execution-input.json")
+	raw, rerr := os.ReadFile("testdata/spinnaker/armory-policy-engine-bake.execution-input.json")
 	if rerr != nil {
 		t.Skipf("fixture: %v", rerr)
 	}
@@ -222,7 +222,7 @@ func TestExceptionContext(t *testing.T) {
 // TestBakeChildTasksMatchArmorySample checks a region child's tasks
 // against the real execution in the Armory sample ("Bake in us-east-2").
 func TestBakeChildTasksMatchArmorySample(t *testing.T) {
-	raw, err := os.ReadFile("../../shared/fixtures/spinnaker/armory-policy-engine-bake.execution-input.json")
+	raw, err := os.ReadFile("testdata/spinnaker/armory-policy-engine-bake.execution-input.json")
 	if err != nil {
 		t.Skipf("fixture: %v", err)
 	}

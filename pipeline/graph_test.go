@@ -30,7 +30,7 @@ func mustParse(t *testing.T, js string) *pipeline.Config {
 // Every config exported from a real Spinnaker in the shared fixtures
 // builds an execution: stage types Bakehouse does not run included.
 func TestNewExecutionFromSpinnakerConfigs(t *testing.T) {
-	dir := filepath.Join("..", "..", "shared", "fixtures", "spinnaker")
+	dir := filepath.Join("testdata", "spinnaker")
 	b, err := os.ReadFile(filepath.Join(dir, "orca-convertedPipelineTemplateSource.pipeline.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 // downstream to two of them) from NewExecution through BakeChildren to
 // the first region's request, the path the runner takes.
 func TestBakeFromSpinnakerConfig(t *testing.T) {
-	raw, err := os.ReadFile("../../shared/fixtures/spinnaker/orca-convertedPipelineTemplateSource.pipeline.json")
+	raw, err := os.ReadFile("testdata/spinnaker/orca-convertedPipelineTemplateSource.pipeline.json")
 	if err != nil {
 		t.Skipf("fixture: %v", err)
 	}
