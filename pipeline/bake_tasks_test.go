@@ -187,7 +187,7 @@ func TestExceptionContext(t *testing.T) {
 	// the keys Orca writes, as the Armory sample's failed stage shows them
 	raw, rerr := os.ReadFile("testdata/spinnaker/armory-policy-engine-bake.execution-input.json")
 	if rerr != nil {
-		t.Skipf("fixture: %v", rerr)
+		t.Fatalf("fixture: %v", rerr)
 	}
 	var sample struct {
 		Input struct {
@@ -224,7 +224,7 @@ func TestExceptionContext(t *testing.T) {
 func TestBakeChildTasksMatchArmorySample(t *testing.T) {
 	raw, err := os.ReadFile("testdata/spinnaker/armory-policy-engine-bake.execution-input.json")
 	if err != nil {
-		t.Skipf("fixture: %v", err)
+		t.Fatalf("fixture: %v", err)
 	}
 	var sample struct {
 		Input struct {

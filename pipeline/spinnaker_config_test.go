@@ -17,7 +17,7 @@ import (
 func TestBakeFromSpinnakerConfig(t *testing.T) {
 	raw, err := os.ReadFile("testdata/spinnaker/orca-convertedPipelineTemplateSource.pipeline.json")
 	if err != nil {
-		t.Skipf("fixture: %v", err)
+		t.Fatalf("fixture: %v", err)
 	}
 	cfg, err := pipeline.ParseConfig(raw)
 	if err != nil {
