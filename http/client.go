@@ -45,9 +45,17 @@ func (e *apiError) Error() string {
 }
 
 func (c *Client) do(ctx context.Context, method, path string, body io.Reader, out any) (http.Header, error) {
+	return c.doWithHeader(ctx, method, path, body, out, nil)
+}
+
+// doWithHeader is do with extra request headers.
+func (c *Client) doWithHeader(ctx context.Context, method, path string, body io.Reader, out any, header http.Header) (http.Header, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
 	if err != nil {
 		return nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")

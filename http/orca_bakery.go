@@ -37,7 +37,12 @@ func (o *OrcaBakery) call(ctx context.Context, method, path string, body any) (m
 	if body != nil {
 		rd = jsonBody(body)
 	}
-	_, err := o.c.do(ctx, method, path, rd, &out)
+	var header http.Header
+	if exec, stage, ok := pipeline.StageOf(ctx); ok {
+		// As Orca names the run that asks: "<execution id>:<stage id>".
+		header = http.Header{"X-Spinnaker-Execution-Id": {exec + ":" + stage}}
+	}
+	_, err := o.c.doWithHeader(ctx, method, path, rd, &out, header)
 	var ae *apiError
 	if errors.As(err, &ae) {
 		return nil, &pipeline.BakeryError{Status: ae.Status, Messages: ae.Messages, Message: ae.Message}

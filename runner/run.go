@@ -256,7 +256,7 @@ func (ru *run) work(ctx context.Context, id string) {
 			ru.mu.Lock()
 			snap := clone(ru.e)
 			ru.mu.Unlock()
-			st, ctxUpdate, outputs, err := ru.r.cfg.Tasks.run(ctx, name, snap, snap.Stage(id))
+			st, ctxUpdate, outputs, err := ru.r.cfg.Tasks.run(pipeline.WithStage(ctx, snap.ID, id), name, snap, snap.Stage(id))
 			ru.mu.Lock()
 			if ctx.Err() != nil || ru.ended || s.Status != pipeline.Running {
 				ru.mu.Unlock()

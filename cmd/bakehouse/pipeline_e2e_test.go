@@ -159,6 +159,12 @@ func TestPipelineFromJenkinsBuild(t *testing.T) {
 		t.Fatalf("docker run %s: %v: %s", image, err, out)
 	}
 	firstBake := fmt.Sprint(child.Context["status"].(map[string]any)["id"])
+	// The bakery knows which run asked for the bake (Orca's header).
+	var rec map[string]any
+	call(t, "GET", srv.url+"/api/v1/bakes/"+firstBake, nil, &rec)
+	if req, _ := rec["request"].(map[string]any); req["spinnaker_execution_id"] != first.ID {
+		t.Errorf("bake %s was asked for by execution %v, want %s", firstBake, req["spinnaker_execution_id"], first.ID)
+	}
 
 	// A manual run of the same build: nothing changed, the bake is reused.
 	second := runPipeline(t, srv, `{"type":"manual","user":"anna"}`)
