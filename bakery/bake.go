@@ -267,6 +267,11 @@ func (s *Service) Delete(ctx context.Context, region string, req bakehouse.BakeR
 	return key, id, err
 }
 
+// List returns the bakes f selects, newest first (the Bakery view).
+func (s *Service) List(ctx context.Context, f bakehouse.BakeFilter) ([]*bakehouse.BakeRecord, error) {
+	return s.store.List(ctx, f)
+}
+
 // Running lists the bakes that are RUNNING (queued or baking).
 func (s *Service) Running(ctx context.Context) ([]*bakehouse.BakeRecord, error) {
 	return s.store.List(ctx, bakehouse.BakeFilter{State: bakehouse.StateRunning})

@@ -256,3 +256,15 @@ func (c *Client) WaitReady(ctx context.Context, timeout time.Duration) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// ListBakes returns GET /api/v1/bakes with query (state, provider,
+// region, package, image, limit), newest first.
+func (c *Client) ListBakes(ctx context.Context, query url.Values) ([]map[string]any, error) {
+	var out []map[string]any
+	path := "/api/v1/bakes"
+	if len(query) > 0 {
+		path += "?" + query.Encode()
+	}
+	_, err := c.do(ctx, http.MethodGet, path, nil, &out)
+	return out, err
+}

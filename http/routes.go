@@ -44,6 +44,7 @@ var routeTable = []route{
 
 	// Bakehouse.
 	{"POST /api/v1/{region}/bake/plan", (*Server).handlePlan, reads},
+	{"GET /api/v1/bakes", (*Server).handleListBakes, reads},
 	{"GET /api/v1/bakes/{id}", (*Server).handleRecord, reads},
 	{"PUT /api/v1/packages/{filename}", (*Server).handlePutPackage, mutates},
 	{"GET /api/v1/packages", (*Server).handleListPackages, reads},

@@ -59,6 +59,23 @@ func TestCLI(t *testing.T) {
 	if out, _, err = cli(t, srv, "status", id); err != nil || !strings.Contains(out, "COMPLETED/SUCCESS") || !strings.Contains(out, "Phase:") {
 		t.Fatalf("status: %v\n%s", err, out)
 	}
+	// The Bakery view: a table, filterable; the queue as a table.
+	if out, _, err = cli(t, srv, "list"); err != nil || !strings.Contains(out, id) || !strings.Contains(out, "COMPLETED/SUCCESS") ||
+		!strings.Contains(out, "STATE") || !strings.Contains(out, "bakehouse/cli-test:c4baff4") || !strings.Contains(out, "no earlier bake with these inputs") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	if out, _, err = cli(t, srv, "list", "--state", "RUNNING"); err != nil || strings.TrimSpace(out) != "No bakes match." {
+		t.Fatalf("list --state RUNNING: %v\n%s", err, out)
+	}
+	if out, _, err = cli(t, srv, "list", "--package", "armory-hello", "-o", "json"); err != nil || !strings.Contains(out, `"id": "`+id+`"`) {
+		t.Fatalf("list -o json: %v\n%s", err, out)
+	}
+	if _, _, err = cli(t, srv, "list", "--state", "DONE"); err == nil || !strings.Contains(err.Error(), "RUNNING, COMPLETED, CANCELED") {
+		t.Fatalf("list --state DONE: %v", err)
+	}
+	if out, _, err = cli(t, srv, "status"); err != nil || !strings.Contains(out, "0 baking, 0 queued") || !strings.Contains(out, "The queue is empty.") {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
 	if out, _, err = cli(t, srv, "logs", id); err != nil || !strings.Contains(out, "Committing the container") {
 		t.Fatalf("logs: %v\n%s", err, out)
 	}

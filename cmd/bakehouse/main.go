@@ -52,6 +52,6 @@ func (e *env) run(ctx context.Context, args []string) error {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCmd(e), bakeCmd(e, false), bakeCmd(e, true), statusCmd(e), logsCmd(e), cancelCmd(e), optionsCmd(e), repoCmd(e), pipelineCmd(e))
+	root.AddCommand(serveCmd(e), bakeCmd(e, false), bakeCmd(e, true), statusCmd(e), listCmd(e), logsCmd(e), cancelCmd(e), optionsCmd(e), repoCmd(e), pipelineCmd(e))
 	return root.ExecuteContext(ctx)
 }

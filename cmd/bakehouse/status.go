@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -28,7 +29,16 @@ func statusCmd(e *env) *cobra.Command {
 				if f.json() {
 					return printJSON(e, st)
 				}
-				fmt.Fprintf(e.stdout, "Concurrency: %v\nRunning:     %v\nQueued:      %v\n", st["concurrency"], st["running"], st["queued"])
+				bakes, err := c.ListBakes(cmd.Context(), url.Values{"state": {"RUNNING"}, "limit": {"1000"}})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "Concurrency: %v; %d baking, %d queued\n", st["concurrency"], lenOf(st["running"]), lenOf(st["queued"]))
+				if len(bakes) == 0 {
+					fmt.Fprintln(e.stdout, "The queue is empty.")
+					return nil
+				}
+				printBakes(e.stdout, bakes)
 				return nil
 			}
 			rec, err := c.Record(cmd.Context(), args[0])
@@ -58,6 +68,8 @@ func statusCmd(e *env) *cobra.Command {
 	f.add(cmd, e)
 	return cmd
 }
+
+func lenOf(v any) int { l, _ := v.([]any); return len(l) }
 
 func orNull(v any) any {
 	if v == nil {
