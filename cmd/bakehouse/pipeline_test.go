@@ -234,6 +234,23 @@ func TestPipelineCLI(t *testing.T) {
 		t.Fatalf("execution get -o json: %v\n%s", err, out)
 	}
 
+	// The trigger the CLI sends: a manual run with the build, the rebake
+	// and the parameters asked for.
+	out, err = cliIn(t, srv, nil, "pipeline", "run", "--application", "armory", "Quick", "--build", "7", "--rebake", "--parameter", "env=prod", "--parameter", "x=a=b", "--no-wait", "-o", "json")
+	var run struct{ ID string }
+	if err != nil || json.Unmarshal([]byte(out), &run) != nil {
+		t.Fatalf("run --build --rebake --no-wait: %v\n%s", err, out)
+	}
+	out, _ = cliIn(t, srv, nil, "pipeline", "execution", "get", run.ID, "-o", "json")
+	var withTrigger struct{ Trigger map[string]any }
+	json.Unmarshal([]byte(out), &withTrigger)
+	if got, want := jsonOf(withTrigger.Trigger), `{"buildNumber":7,"parameters":{"env":"prod","x":"a=b"},"rebake":true,"type":"manual","user":"anonymous"}`; got != want {
+		t.Fatalf("trigger = %s, want %s", got, want)
+	}
+	if _, err = cliIn(t, srv, nil, "pipeline", "run", "--application", "armory", "Quick", "--parameter", "novalue"); err == nil || !strings.Contains(err.Error(), "name=value") {
+		t.Fatalf("--parameter without =: %v", err)
+	}
+
 	// A run not followed, then cancelled.
 	out, err = cliIn(t, srv, nil, "pipeline", "run", "--application", "armory", "Slow", "--no-wait", "-o", "json")
 	var started struct{ ID string }
@@ -257,6 +274,8 @@ func TestPipelineCLI(t *testing.T) {
 		t.Fatal("deleted pipeline still there")
 	}
 }
+
+func jsonOf(v any) string { b, _ := json.Marshal(v); return string(b) }
 
 // TestStageLine: a bake stage's line shows the image it made, or that it
 // was baked before, and a failed stage its errors, from the context
