@@ -5,38 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	bhttp "github.com/bakehouse/bakehouse/http"
 	"github.com/bakehouse/bakehouse/pipeline"
-	"github.com/bakehouse/bakehouse/runner"
-	"github.com/bakehouse/bakehouse/sqlite"
 )
-
-// pipelineServer is a server with pipelines enabled for the CLI and
-// spin's requests: the http server with the runner over SQLite, as serve
-// will wire them. Until serve wires the runner, it stands in for
-// startServer.
-func pipelineServer(t *testing.T) *server {
-	t.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bakehouse.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	r := runner.New(runner.Config{Store: sqlite.NewPipelineStore(db)})
-	t.Cleanup(r.Stop)
-	s := bhttp.NewServer(nil, nil, nil, nil)
-	s.SetPipelines(r)
-	hs := httptest.NewServer(s.Handler())
-	t.Cleanup(hs.Close)
-	return &server{url: hs.URL}
-}
 
 // waitPipeline is a pipeline whose wait stage lasts secs seconds, then a
 // deploy stage Bakehouse does not run.
@@ -56,9 +32,11 @@ func waitPipeline(name string, secs any) map[string]any {
 // TestPipelineSpin speaks spin's exact requests to the whole program
 // (spin is not on the Go module proxy): /version, save twice (GET, then
 // POST with the id copied), list, get, execute, execution get and list
-// through /executions, cancel, delete.
+// through /executions, cancel, delete. The server has an API token, and
+// spin, which cannot send one, runs from a trusted network.
 func TestPipelineSpin(t *testing.T) {
-	srv := pipelineServer(t)
+	srv := startServer(t, t.TempDir(), "bakehouse:\n  apiToken: spin-test-token-0123456789\n  trustedNetworks: [127.0.0.0/8]\n",
+		map[string]string{"BAKEHOUSE_API_TOKEN": "", "BAKEHOUSE_TOKEN": ""})
 	u := srv.url
 	var v map[string]any
 	if code, body, _ := call(t, "GET", u+"/version", nil, &v); code != 200 || v["version"] == "" {
@@ -170,7 +148,7 @@ func cliIn(t *testing.T, srv *server, stdin io.Reader, args ...string) (string, 
 // stdin, list, get, run followed live (one line per stage status change,
 // exit status from the run's), executions, cancel, delete.
 func TestPipelineCLI(t *testing.T) {
-	srv := pipelineServer(t)
+	srv := startServer(t, t.TempDir(), "", nil)
 	file := filepath.Join(t.TempDir(), "p.json")
 	b, _ := json.Marshal(waitPipeline("Quick", 0))
 	os.WriteFile(file, b, 0o644)
