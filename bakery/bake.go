@@ -22,10 +22,26 @@ type BakeResponse struct {
 // with the same key, or of a new one. rebake starts a new bake anyway and
 // cancels a running one with the key.
 func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeRequest, rebake bool) (BakeResponse, error) {
+	var ck []byte
+	if !rebake {
+		// Fastest path: a request keyed before whose inputs are
+		// unchanged, with a reusable bake.
+		var key string
+		if key, ck = s.cachedKey(ctx, region, req); key != "" {
+			existing, _, err := s.lookup(ctx, key)
+			if err != nil {
+				return BakeResponse{}, err
+			}
+			if existing != nil {
+				return s.reused(existing), nil
+			}
+		}
+	}
 	p, err := s.prepare(ctx, region, req)
 	if err != nil {
 		return BakeResponse{}, err
 	}
+	s.rememberKey(ck, p)
 	// Fast path: most repeated requests find a reusable bake without a
 	// write transaction.
 	var newest *bakehouse.BakeRecord
@@ -36,9 +52,7 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 			return BakeResponse{}, err
 		}
 		if existing != nil {
-			s.metrics.requested("duplicate")
-			s.noteReuse(existing)
-			return BakeResponse{Status: existing.Status(), Reused: true, Reason: reuseReason(existing)}, nil
+			return s.reused(existing), nil
 		}
 	}
 	reason, err := s.newBakeReason(ctx, p, newest, rebake)
@@ -83,9 +97,7 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 		return BakeResponse{}, err
 	}
 	if res.Reused {
-		s.metrics.requested("duplicate")
-		s.noteReuse(res.Bake)
-		return BakeResponse{Status: res.Bake.Status(), Reused: true, Reason: reuseReason(res.Bake)}, nil
+		return s.reused(res.Bake), nil
 	}
 	for _, old := range res.Superseded {
 		s.metrics.finished(bakehouse.ResultFailure)
@@ -104,6 +116,14 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 		s.logs.Append(res.Bake.ID, "Warning: "+w)
 	}
 	return BakeResponse{Status: res.Bake.Status(), Reason: reason}, nil
+}
+
+// reused answers a request with an existing bake, counted and noted in
+// the bake's log.
+func (s *Service) reused(b *bakehouse.BakeRecord) BakeResponse {
+	s.metrics.requested("duplicate")
+	s.noteReuse(b)
+	return BakeResponse{Status: b.Status(), Reused: true, Reason: reuseReason(b)}
 }
 
 // newBakeReason says why a request gets a new bake: a rebake, how the

@@ -13,6 +13,11 @@ type Metrics struct {
 	active    prometheus.Gauge
 	Phase     *prometheus.HistogramVec
 	Duration  prometheus.Histogram
+	// KeyCache counts bake requests by what the key cache had for them:
+	// hit (the key, its inputs unchanged), stale (a key whose inputs
+	// changed since) or miss.
+	KeyCache                                 *prometheus.CounterVec
+	keyCacheHit, keyCacheStale, keyCacheMiss prometheus.Counter
 }
 
 // NewMetrics registers the metrics with reg (nil: not registered).
@@ -35,9 +40,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "bakehouse_bake_duration_seconds", Help: "Wall time of whole bakes, from request to end.",
 			Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
 		}),
+		KeyCache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bakehouse_bake_key_cache_total", Help: "Bake requests (without rebake) by what the bake key cache had: hit, stale (inputs changed since) or miss.",
+		}, []string{"result"}),
 	}
+	m.keyCacheHit = m.KeyCache.WithLabelValues("hit")
+	m.keyCacheStale = m.KeyCache.WithLabelValues("stale")
+	m.keyCacheMiss = m.KeyCache.WithLabelValues("miss")
 	if reg != nil {
-		reg.MustRegister(m.Requested, m.Completed, m.active, m.Phase, m.Duration)
+		reg.MustRegister(m.Requested, m.Completed, m.active, m.Phase, m.Duration, m.KeyCache)
 	}
 	return m
 }

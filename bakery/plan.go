@@ -18,6 +18,9 @@ type planned struct {
 	resolved *bakehouse.Resolved
 	recipe   bakehouse.Recipe
 	plan     bakehouse.Plan
+	// inputs are what the key was computed from besides the request
+	// and the config, for the key cache.
+	inputs keyInputs
 }
 
 // prepare turns a request into a keyed plan without side effects: the
@@ -26,9 +29,13 @@ type planned struct {
 // computed from that.
 func (s *Service) prepare(ctx context.Context, region string, req bakehouse.BakeRequest) (*planned, error) {
 	cfg := s.cfg.Rosco
-	var look bakehouse.Lookups
+	var (
+		look bakehouse.Lookups
+		in   keyInputs
+	)
 	if s.aws != nil {
 		look.FindImages = func(name, region, account string) ([]bakehouse.NamedImage, error) {
+			in.searchedAWS = true
 			// The adapter searches as clouddriver's find does (a name
 			// without wildcards matches as a substring), so
 			// "ubuntu-xenial-16.04-amd64-server-" finds every dated build.
@@ -36,7 +43,11 @@ func (s *Service) prepare(ctx context.Context, region string, req bakehouse.Bake
 		}
 	}
 	if s.repo != nil {
-		look.PackageVersion = s.repo.Resolve
+		look.PackageVersion = func(name string) (string, string, bool) {
+			v, arch, ok := s.repo.Resolve(name)
+			in.packages = append(in.packages, packageLookup{name: name, version: v, arch: arch, ok: ok})
+			return v, arch, ok
+		}
 	}
 	r, err := bakehouse.Resolve(region, req, cfg, look)
 	if err != nil {
@@ -47,15 +58,18 @@ func (s *Service) prepare(ctx context.Context, region string, req bakehouse.Bake
 		return nil, err
 	}
 	p := &planned{resolved: r, recipe: recipe}
+	p.inputs = in
 
 	x := r.KeyExtras()
 	if x.TemplateDigest, err = s.digests.digest(r.TemplateFile); err != nil {
 		return nil, templateError(r, err)
 	}
+	p.inputs.template, p.inputs.templateDigest = r.TemplateFile, x.TemplateDigest
 	if r.VarFile != "" {
 		if x.VarFileDigest, err = s.digests.digest(r.VarFile); err != nil {
 			return nil, bakehouse.Invalid("var_file_name", "Var file %s cannot be read (%v): install it in the template directory or drop var_file_name.", r.VarFile, err)
 		}
+		p.inputs.varFile, p.inputs.varFileDigest = r.VarFile, x.VarFileDigest
 	}
 	if r.Provider == "docker" {
 		id, err := s.dockerBaseImageID(ctx, r.SourceImage)
@@ -63,6 +77,7 @@ func (s *Service) prepare(ctx context.Context, region string, req bakehouse.Bake
 			return nil, err
 		}
 		x.BaseImage = r.SourceImage + "@" + id
+		p.inputs.sourceImage, p.inputs.baseImageID = r.SourceImage, id
 	}
 	roscoKey := r.RoscoKey()
 	p.plan = bakehouse.Plan{

@@ -112,6 +112,7 @@ type Service struct {
 
 	digests  *fileDigests
 	baseImgs *ttlCache
+	keys     *keyCache
 }
 
 // Deps are the service's adapters.
@@ -158,6 +159,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 		secretArgv: map[string][]string{},
 		digests:    newFileDigests(),
 		baseImgs:   newTTLCache(cfg.BaseImageTTL),
+		keys:       newKeyCache(),
 	}, nil
 }
 
