@@ -143,8 +143,16 @@ func bakesByKey(rows *sql.Rows, err error, key string, scan func(scanner) (*bake
 
 // BakesByKey calls yield with every bake with key, deleted ones too,
 // newest first, until yield returns false; rows after that are not read.
+//
+// The read does not watch ctx once it started: it is an indexed read of a
+// few rows, shorter than what watching costs (database/sql and the driver
+// each start a goroutine per query for a context that can be canceled),
+// and it is every reused request's one read.
 func (s *BakeStore) BakesByKey(ctx context.Context, key string, yield func(*bakehouse.BakeRecord) bool) error {
-	rows, err := s.db.byKey.QueryContext(ctx, key)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("bakes with key %s: %w", key, err)
+	}
+	rows, err := s.db.byKey.QueryContext(context.WithoutCancel(ctx), key)
 	return bakesByKey(rows, err, key, scanHead, yield)
 }
 
