@@ -25,6 +25,8 @@ type Tasks struct {
 	Settings *pipeline.Settings
 	// Images finds tagged images for Find Image from Tags stages.
 	Images pipeline.ImageFinder
+	// Baked lists Bakehouse's own images for Find Image from Cluster.
+	Baked BakedImages
 	// Repo is the bakery's package repository (nil: nothing is fetched).
 	Repo PackageRepo
 }
@@ -60,6 +62,8 @@ func (t *Tasks) plan(e *pipeline.Execution, s *pipeline.Stage, now time.Time, ne
 		return t.planBake(e, s, now, newID), nil
 	case "findImageFromTags":
 		return pipeline.FindImageFromTagsTasks(), nil
+	case pipeline.FindImageFromClusterType:
+		return pipeline.FindImageFromClusterTasks(), nil
 	case "wait":
 		return []*pipeline.Task{task(1, "wait", "com.netflix.spinnaker.orca.pipeline.tasks.WaitTask", true, true)}, nil
 	}
@@ -85,7 +89,7 @@ func (t *Tasks) run(ctx context.Context, name string, e *pipeline.Execution, s *
 	case pipeline.TaskCompleteParallel:
 		f = t.completeParallel
 	case pipeline.TaskFindImage:
-		f = t.findImageFromTags
+		f = t.findImage
 	default:
 		return "", nil, nil, fmt.Errorf("task %s of stage %s is not known to this Bakehouse", name, s.Name)
 	}

@@ -27,10 +27,12 @@ type pipelines struct {
 }
 
 // startPipelines wires the runner to the store, the bakery (this server's
-// own Rosco API, as Orca would call it), Jenkins, the image finders and
-// the package repository, and serves it on srv. It resumes the runs a
-// previous process left running once srv serves.
-func startPipelines(cfg fileConfig, db *sqlite.DB, srv *bhttp.Server, token string, rp *repo.Repo, dk *docker.Client, ac *aws.Client, log *slog.Logger) (*pipelines, error) {
+// own Rosco API, as Orca would call it), Jenkins, the image finders (docker
+// labels and EC2 tags for Find Image from Tags, the bakery's own bake
+// records for Find Image from Cluster) and the package repository, and
+// serves it on srv. It resumes the runs a previous process left running
+// once srv serves.
+func startPipelines(cfg fileConfig, db *sqlite.DB, srv *bhttp.Server, token string, rp *repo.Repo, dk *docker.Client, ac *aws.Client, baked runner.BakedImages, log *slog.Logger) (*pipelines, error) {
 	set := pipeline.DefaultSettings()
 	set.AllowMissingPackageInstallation = cfg.Bakery.AllowMissingPackageInstallation
 	if cfg.Bakery.ExtractBuildDetails != nil {
@@ -40,6 +42,7 @@ func startPipelines(cfg fileConfig, db *sqlite.DB, srv *bhttp.Server, token stri
 		Bakery:   bhttp.NewOrcaBakery(srv.URL(), token),
 		Settings: &set,
 		Images:   imageFinder{docker: dk, aws: ac},
+		Baked:    baked,
 		Repo:     pipelineRepo{rp},
 	}
 	store := sqlite.NewPipelineStore(db)

@@ -293,7 +293,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 		queue.Stop(context.Background())
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	pl, err := startPipelines(cfg, db, srv, auth.Token, rp, dk, ac, log)
+	pl, err := startPipelines(cfg, db, srv, auth.Token, rp, dk, ac, svc, log)
 	if err != nil {
 		rescuer.Stop()
 		queue.Stop(context.Background())
