@@ -3,7 +3,6 @@ package pipeline_test
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -124,39 +123,13 @@ func TestFindImageFromBakes(t *testing.T) {
 // does not have, and the EC2 description fields Clouddriver adds), the
 // same artifacts, and deploymentDetails.
 func TestFindImageFromBakesShape(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("..", "..", "shared", "fixtures", "spinnaker", "orca-pipelinetrigger.execution.json"))
+	raw, err := os.ReadFile("testdata/spinnaker/orca-pipelinetrigger.findImage-stage.json")
 	if err != nil {
-		t.Skipf("fixture: %v", err)
-	}
-	var real *pipeline.Stage
-	var find func(v any)
-	find = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if x["type"] == "findImage" && x["context"] != nil && real == nil {
-				b, _ := json.Marshal(x)
-				real = &pipeline.Stage{}
-				if err := json.Unmarshal(b, real); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			for _, e := range x {
-				find(e)
-			}
-		case []any:
-			for _, e := range x {
-				find(e)
-			}
-		}
-	}
-	var doc any
-	if err := json.Unmarshal(raw, &doc); err != nil {
 		t.Fatal(err)
 	}
-	find(doc)
-	if real == nil {
-		t.Fatal("no findImage stage in the fixture")
+	var real *pipeline.Stage
+	if err := json.Unmarshal(raw, &real); err != nil {
+		t.Fatal(err)
 	}
 	realDetails := real.Context["amiDetails"].([]any)
 	var images []pipeline.BakedImage

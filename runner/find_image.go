@@ -24,10 +24,19 @@ func (t *Tasks) findImage(ctx context.Context, e *pipeline.Execution, s *pipelin
 	if t.Baked == nil {
 		return "", nil, nil, fmt.Errorf("no bakery is configured to find baked images in")
 	}
+	// Expressions (a cluster named ${trigger['properties']['cluster']}...)
+	// are evaluated first, as Orca evaluates a stage's context before its
+	// tasks.
+	v, err := pipeline.Evaluate(e, s, s.Context)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	evaluated := *s
+	evaluated.Context, _ = v.(map[string]any)
 	images, err := t.Baked.BakedImages(ctx)
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("list baked images: %w", err)
 	}
-	update, outputs, err := pipeline.FindImageFromBakes(e, s, images)
+	update, outputs, err := pipeline.FindImageFromBakes(e, &evaluated, images)
 	return pipeline.Succeeded, update, outputs, err
 }
