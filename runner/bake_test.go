@@ -118,9 +118,16 @@ func TestBakeStageTimeout(t *testing.T) {
 	save(t, r, fmt.Sprintf(twoRegions, `,"stageTimeoutMs":200,"skipRegionDetection":true`))
 	e, _ := r.Start(context.Background(), "app", "bake", nil)
 	e = waitFor(t, r, e.ID, pipeline.Terminal)
-	ex, _ := stage(e, "1<1").Context["exception"].(map[string]any)
-	if !strings.Contains(fmt.Sprint(ex), "monitorBake timed out after 200ms") {
-		t.Fatalf("exception = %v", ex)
+	// Both regions time out; whichever does first fails the stage and the
+	// other is canceled.
+	var found []string
+	for _, ref := range []string{"1<1", "1<2"} {
+		if ex, _ := stage(e, ref).Context["exception"].(map[string]any); strings.Contains(fmt.Sprint(ex), "monitorBake timed out after 200ms") {
+			found = append(found, ref)
+		}
+	}
+	if len(found) == 0 || stage(e, "1").Status != pipeline.Terminal {
+		t.Fatalf("no region failed with the timeout: %s %v %v", stages(e), stage(e, "1<1").Context["exception"], stage(e, "1<2").Context["exception"])
 	}
 }
 
