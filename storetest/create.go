@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bakehouse/bakehouse"
 )
@@ -180,12 +181,34 @@ func testRace(t *testing.T, s bakehouse.BakeStore) {
 	created := make(chan string, n)
 	errs := make(chan error, n)
 	start := make(chan struct{})
+	// Each Decide waits until every request is inside Decide, or until
+	// none has come in for 150ms. A store whose transactions do not
+	// exclude each other then has them read "no bake" together, however
+	// unevenly they got their connections, and makes several bakes; a
+	// store that serializes them pays 150ms per request.
+	var mu sync.Mutex
+	inDecide, lastIn := 0, time.Time{}
+	waitingReuse := func(existing []*bakehouse.BakeRecord) bakehouse.CreateDecision {
+		mu.Lock()
+		inDecide++
+		lastIn = time.Now()
+		mu.Unlock()
+		for {
+			mu.Lock()
+			done := inDecide == n || time.Since(lastIn) > 150*time.Millisecond
+			mu.Unlock()
+			if done {
+				return reuseNewest(existing)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
 			<-start
-			res, err := s.CreateBake(context.Background(), bakehouse.CreateBakeParams{Record: newRecord(fmt.Sprintf("r%d", i), "bake:docker:bookworm:race"), Decide: reuseNewest})
+			res, err := s.CreateBake(context.Background(), bakehouse.CreateBakeParams{Record: newRecord(fmt.Sprintf("r%d", i), "bake:docker:bookworm:race"), Decide: waitingReuse})
 			if err != nil {
 				errs <- err
 				return
