@@ -15,6 +15,7 @@ import (
 // empty database: each must succeed (none trips over another's half-made
 // tables) and each migration, Bakehouse's and River's, is applied once.
 func TestOpensRaceOnEmptyDatabase(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	const nodes = 5
@@ -75,6 +76,7 @@ func TestOpensRaceOnEmptyDatabase(t *testing.T) {
 }
 
 func TestOpenBadURL(t *testing.T) {
+	t.Parallel()
 	if _, err := postgres.Open(context.Background(), "postgres://user:s3cret@/nodb?host=/nonexistent&connect_timeout=2"); err == nil {
 		t.Fatal("Open of an unreachable database succeeded")
 	} else if s := err.Error(); strings.Contains(s, "s3cret") {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/bakehouse/bakehouse"
 	"github.com/bakehouse/bakehouse/postgres"
-	"github.com/bakehouse/bakehouse/postgres/pgtest"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -16,8 +15,9 @@ import (
 // queue's worker; Cancel cancels the running bake's context; JobAlive
 // follows the job; a CreateBake that writes no bake leaves no job.
 func TestQueueRunsAndCancelsBakes(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
-	url := pgtest.URL(t)
+	url := migratedURL(t)
 	db := openAt(t, url)
 	started := make(chan string, 4)
 	ended := make(chan error, 4)

@@ -13,10 +13,23 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// open opens a fresh database on the package's private cluster.
+// open opens a fresh database on the package's private cluster, copied
+// from one that Open has migrated (TestOpensRaceOnEmptyDatabase and
+// TestReopenKeepsBakes start from empty ones).
 func open(t *testing.T) *postgres.DB {
 	t.Helper()
-	return openAt(t, pgtest.URL(t))
+	return openAt(t, migratedURL(t))
+}
+
+func migratedURL(t *testing.T) string {
+	t.Helper()
+	return pgtest.TemplateURL(t, "migrated", func(url string) error {
+		db, err := postgres.Open(context.Background(), url)
+		if err != nil {
+			return err
+		}
+		return db.Close()
+	})
 }
 
 func openAt(t *testing.T, url string) *postgres.DB {
@@ -30,6 +43,7 @@ func openAt(t *testing.T, url string) *postgres.DB {
 }
 
 func TestBakeStore(t *testing.T) {
+	t.Parallel()
 	storetest.Exercise(t, func(t *testing.T) bakehouse.BakeStore {
 		return postgres.NewBakeStore(open(t), nil)
 	})
@@ -38,6 +52,7 @@ func TestBakeStore(t *testing.T) {
 // TestBakeStoreWithQueue runs the suite with the queue attached, so every
 // CreateBake also inserts its River job in the same transaction.
 func TestBakeStoreWithQueue(t *testing.T) {
+	t.Parallel()
 	storetest.Exercise(t, func(t *testing.T) bakehouse.BakeStore {
 		db := open(t)
 		q, err := postgres.NewQueue(context.Background(), db, func(context.Context, string) error { return nil }, postgres.QueueConfig{})
@@ -49,12 +64,14 @@ func TestBakeStoreWithQueue(t *testing.T) {
 }
 
 func TestPipelineStore(t *testing.T) {
+	t.Parallel()
 	storetest.ExercisePipelines(t, func(t *testing.T) pipeline.Store {
 		return postgres.NewPipelineStore(open(t))
 	})
 }
 
 func TestReopenKeepsBakes(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := pgtest.URL(t)
 	db, err := postgres.Open(ctx, url)

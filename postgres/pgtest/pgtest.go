@@ -45,6 +45,9 @@ type Cluster struct {
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the server exits
 	n    atomic.Int64  // databases made so far
+
+	mu        sync.Mutex
+	templates map[string]error // made by TemplateURL: their setup's error
 }
 
 var (
@@ -78,11 +81,16 @@ func Main(m *testing.M) {
 // The database is dropped when the test ends.
 func URL(tb testing.TB) string {
 	tb.Helper()
-	c := cluster(tb)
+	return cluster(tb).newDatabase(tb, "template0")
+}
+
+// newDatabase creates a database from template, dropped when tb ends.
+func (c *Cluster) newDatabase(tb testing.TB, template string) string {
+	tb.Helper()
 	name := fmt.Sprintf("test_%d", c.n.Add(1))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := c.exec(ctx, `CREATE DATABASE `+name+` TEMPLATE template0`); err != nil {
+	if err := c.exec(ctx, `CREATE DATABASE `+name+` TEMPLATE `+template); err != nil {
 		tb.Fatalf("pgtest: create database: %v", err)
 	}
 	tb.Cleanup(func() {
@@ -93,6 +101,33 @@ func URL(tb testing.TB) string {
 		}
 	})
 	return c.URL(name)
+}
+
+// TemplateURL is URL, but the new database is a copy of template name,
+// which setup prepares (once per cluster) on the URL it is given: a schema
+// that every test of a package starts from is applied once, not per test.
+func TemplateURL(tb testing.TB, name string, setup func(url string) error) string {
+	tb.Helper()
+	c := cluster(tb)
+	c.mu.Lock()
+	if c.templates == nil {
+		c.templates = map[string]error{}
+	}
+	err, made := c.templates[name]
+	if !made {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err = c.exec(ctx, `CREATE DATABASE `+pgx.Identifier{name}.Sanitize()+` TEMPLATE template0`)
+		cancel()
+		if err == nil {
+			err = setup(c.URL(name))
+		}
+		c.templates[name] = err
+	}
+	c.mu.Unlock()
+	if err != nil {
+		tb.Fatalf("pgtest: template %s: %v", name, err)
+	}
+	return c.newDatabase(tb, pgx.Identifier{name}.Sanitize())
 }
 
 func cluster(tb testing.TB) *Cluster {
