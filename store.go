@@ -151,9 +151,9 @@ type BakeStore interface {
 	// BakesByKey calls yield with every bake with key, deleted ones too,
 	// newest first, until yield returns false: a reuse reads only as far
 	// as the first reusable bake, however many the key has. The records
-	// carry every field but Request, Plan, Details and Phases (read those
-	// with Bake): the rules need none of them, and a reused request, which
-	// is one BakesByKey, should cost little more than a lookup.
+	// carry what the rules read: ID, Key, State, Result, Deleted and
+	// CreatedAt (read the rest with Bake); a reused request, which is one
+	// BakesByKey, should cost little more than a lookup.
 	BakesByKey(ctx context.Context, key string, yield func(*BakeRecord) bool) error
 	LatestByRoscoKey(ctx context.Context, roscoKey string) (*BakeRecord, error) // newest with the Rosco key; nil when none
 	Rekey(ctx context.Context, id, key string) error                            // a RUNNING bake's key once its base image is known

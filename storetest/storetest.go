@@ -188,6 +188,9 @@ func testDelete(t *testing.T, s bakehouse.BakeStore) {
 		if !b.Deleted {
 			t.Errorf("bake %s not marked deleted", b.ID)
 		}
+		if b.ID == "d1" && (b.State != bakehouse.StateCompleted || b.Result == nil || *b.Result != bakehouse.ResultSuccess) {
+			t.Errorf("BakesByKey has bake d1 %s/%v, want COMPLETED/SUCCESS", b.State, b.Result)
+		}
 	}
 	if b := mustBake(t, s, "x1"); b.Deleted {
 		t.Errorf("a bake with another key was deleted")
