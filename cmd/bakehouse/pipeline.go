@@ -309,8 +309,9 @@ func stageLine(s *pipeline.Stage) string {
 	return line
 }
 
-// stageNotes says what a stage produced (the image, or that it was
-// baked before) or why it failed or was skipped, from its context.
+// stageNotes says what a stage produced (the image, whether it was baked
+// before, the bake whose log tells how) or why it failed or was skipped,
+// from its context.
 func stageNotes(s *pipeline.Stage) string {
 	ctx := s.Context
 	var notes []string
@@ -323,11 +324,17 @@ func stageNotes(s *pipeline.Stage) string {
 		switch {
 		case name != "" && id != "" && id != name:
 			notes = append(notes, fmt.Sprintf("image: %s (%s)", name, id))
-		case name != "" || id != "":
-			notes = append(notes, "image: "+name+id)
+		case name != "":
+			notes = append(notes, "image: "+name)
+		case id != "":
+			notes = append(notes, "image: "+id)
 		}
 		if pb, _ := ctx["previouslyBaked"].(bool); pb {
 			notes = append(notes, "previously baked")
+		}
+		// The bake's id, for `bakehouse logs` and `bakehouse status`.
+		if st, ok := ctx["status"].(map[string]any); ok && st["id"] != nil {
+			notes = append(notes, fmt.Sprintf("bake %v", st["id"]))
 		}
 	}
 	if r, _ := ctx["skipReason"].(string); r != "" && s.Status == pipeline.Skipped {

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bakehouse/bakehouse/jenkins/jenkinstest"
 	"github.com/bakehouse/bakehouse/pipeline"
 )
 
@@ -267,8 +270,10 @@ func TestStageLine(t *testing.T) {
 		{pipeline.Running, map[string]any{}, "Bake in us-west-2                RUNNING"},
 		{pipeline.Succeeded, map[string]any{"imageName": "armory-hello-deploy-all-20261130", "imageId": "sha256:ab12"},
 			"Bake in us-west-2                SUCCEEDED  image: armory-hello-deploy-all-20261130 (sha256:ab12)"},
-		{pipeline.Succeeded, map[string]any{"imageName": "hello", "ami": "ami-0123", "previouslyBaked": true},
-			"Bake in us-west-2                SUCCEEDED  image: hello (ami-0123); previously baked"},
+		{pipeline.Succeeded, map[string]any{"imageName": "hello", "ami": "ami-0123", "previouslyBaked": true, "status": map[string]any{"id": "b-1"}},
+			"Bake in us-west-2                SUCCEEDED  image: hello (ami-0123); previously baked; bake b-1"},
+		{pipeline.Succeeded, map[string]any{"imageName": "bakehouse/hello:1", "imageId": "bakehouse/hello:1"},
+			"Bake in us-west-2                SUCCEEDED  image: bakehouse/hello:1"},
 		{pipeline.Terminal, map[string]any{"exception": map[string]any{"details": map[string]any{"errors": []any{"Unable to find deployable artifact", "second"}}}},
 			"Bake in us-west-2                TERMINAL  Unable to find deployable artifact; second"},
 	} {
@@ -276,5 +281,67 @@ func TestStageLine(t *testing.T) {
 		if got != c.want {
 			t.Errorf("stageLine(%s, %v)\n got %q\nwant %q", c.status, c.ctx, got, c.want)
 		}
+	}
+}
+
+// TestPipelineRunBakes runs the user's guide's pipeline from the CLI with
+// a real docker bake: `pipeline run --build 5` bakes build 5's archived
+// package (not the newer build 6) and prints the region's bake with its
+// image; a second run shows "previously baked"; --rebake bakes again.
+func TestPipelineRunBakes(t *testing.T) {
+	needBakeTools(t)
+	deb := sampleDeb(t, "0.5.0-h5.c4baff4")
+	jk := jenkinstest.New(t, "ci-user", "ci-token-secret")
+	jk.AddBuild(jenkinstest.ArmoryJob, jenkinstest.Build{Number: 5, Result: "SUCCESS",
+		ArtifactFiles: map[string]string{"build/" + filepath.Base(deb): deb},
+		Artifacts:     map[string][]byte{"build/build.properties": []byte("version=0.5.0-h5.c4baff4\n")}})
+	jk.AddBuild(jenkinstest.ArmoryJob, jenkinstest.Build{Number: 6, Result: "SUCCESS"})
+	srv := startServer(t, t.TempDir(), jenkinsServeConfig(jk), nil)
+	// The trigger is disabled, so that only the CLI starts runs; a manual
+	// run still takes its build from the trigger's job.
+	file := filepath.Join(t.TempDir(), "hello.json")
+	os.WriteFile(file, []byte(strings.Replace(helloPipeline, `"enabled": true`, `"enabled": false`, 1)), 0o644)
+	if out, err := cliIn(t, srv, nil, "pipeline", "save", "-f", file); err != nil {
+		t.Fatalf("save: %v\n%s", err, out)
+	}
+
+	run := func(args ...string) string {
+		t.Helper()
+		out, err := cliIn(t, srv, nil, append([]string{"pipeline", "run", "--application", "armory", "hello", "--build", "5"}, args...)...)
+		if err != nil {
+			t.Fatalf("run %v: %v\n%s\nserver log:\n%s", args, err, out, srv.stderr.String())
+		}
+		if !strings.Contains(out, "Bake in global                   RUNNING\n") || !strings.Contains(out, "\nexecution ") || !strings.Contains(out, " SUCCEEDED in ") {
+			t.Errorf("run %v does not show the bake's progress and the end:\n%s", args, out)
+		}
+		return out
+	}
+	imageLine := regexp.MustCompile(`(?m)^Bake in global +SUCCEEDED  image: (\S+)(; previously baked)?; bake (\S+)$`)
+
+	out := run()
+	m := imageLine.FindStringSubmatch(out)
+	if m == nil || m[2] != "" {
+		t.Fatalf("first run: no line with the new image:\n%s", out)
+	}
+	image, bake := m[1], m[3]
+	id := strings.Fields(strings.SplitN(out, "\n", 2)[0])[2]
+	js, _ := cliIn(t, srv, nil, "pipeline", "execution", "get", id, "-o", "json")
+	var ex pipeline.Execution
+	if err := json.Unmarshal([]byte(js), &ex); err != nil || fmt.Sprint(ex.Trigger["buildNumber"]) != "5" {
+		t.Fatalf("first run's trigger: %v (%v)", ex.Trigger, err)
+	}
+	if b := stageNamed(&ex, "Bake in global"); b == nil || b.Context["bakePackageName"] != "armory-hello-deploy_0.5.0-h5.c4baff4_all" {
+		t.Fatalf("the bake did not take build 5's package: %+v", b)
+	}
+
+	if m = imageLine.FindStringSubmatch(run()); m == nil || m[1] != image || m[2] == "" || m[3] != bake {
+		t.Fatalf("second run: want the same image and bake, previously baked; got %q", m)
+	}
+	if m = imageLine.FindStringSubmatch(run("--rebake")); m == nil || m[2] != "" || m[3] == bake {
+		t.Fatalf("--rebake: want a new bake, not previously baked; got %q", m)
+	}
+	// The bake named on the line is one `bakehouse logs` shows.
+	if out, err := cliIn(t, srv, nil, "logs", m[3]); err != nil || !strings.Contains(out, "armory-hello-deploy") {
+		t.Fatalf("logs of the run's bake %s: %v\n%s", m[3], err, out)
 	}
 }
