@@ -311,14 +311,18 @@ func TestPipelineRunBakes(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run %v: %v\n%s\nserver log:\n%s", args, err, out, srv.stderr.String())
 		}
-		if !strings.Contains(out, "Bake in global                   RUNNING\n") || !strings.Contains(out, "\nexecution ") || !strings.Contains(out, " SUCCEEDED in ") {
-			t.Errorf("run %v does not show the bake's progress and the end:\n%s", args, out)
+		if !strings.Contains(out, "\nexecution ") || !strings.Contains(out, " SUCCEEDED in ") {
+			t.Errorf("run %v does not show the run's end:\n%s", args, out)
 		}
 		return out
 	}
 	imageLine := regexp.MustCompile(`(?m)^Bake in global +SUCCEEDED  image: (\S+)(; previously baked)?; bake (\S+)$`)
 
+	// A real bake lasts seconds: its RUNNING shows before its end.
 	out := run()
+	if !strings.Contains(out, "Bake in global                   RUNNING\n") {
+		t.Errorf("the first run does not show the bake running:\n%s", out)
+	}
 	m := imageLine.FindStringSubmatch(out)
 	if m == nil || m[2] != "" {
 		t.Fatalf("first run: no line with the new image:\n%s", out)
