@@ -139,7 +139,7 @@ func TestCancelCancelsBakes(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		got, _ := r.Execution(context.Background(), e.ID)
-		if s := stage(got, "1<2"); s != nil && s.Context["status"] != nil {
+		if a, b := stage(got, "1<1"), stage(got, "1<2"); a != nil && b != nil && a.Context["status"] != nil && b.Context["status"] != nil {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -183,6 +184,13 @@ func (t *Tasks) prepareTrigger(ctx context.Context, cfg *pipeline.Config, trigge
 	if pf != "" && trigger["properties"] == nil && t.CI != nil {
 		n, _ := atoi(trigger["buildNumber"])
 		props, err := t.CI.Properties(ctx, master, job, n, pf)
+		var be *bakehouse.Error
+		if err != nil && !errors.As(err, &be) {
+			// A missing or unreadable property file is the trigger's
+			// problem, said as it is (not a 500 "Internal error.").
+			return &bakehouse.Error{Code: bakehouse.EINVALID, Field: "trigger.propertyFile",
+				Message: fmt.Sprintf("property file %s of build #%d of %s on master %s: %v", pf, n, job, master, err)}
+		}
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -29,6 +30,9 @@ func (f *fakeCI) BuildInfo(_ context.Context, master, job string, n int) (map[st
 
 func (f *fakeCI) Properties(_ context.Context, master, job string, n int, file string) (map[string]any, error) {
 	f.asked = append(f.asked, fmt.Sprintf("props %s %s %d %s", master, job, n, file))
+	if file == "missing.properties" {
+		return nil, errors.New("Could not find build artifact matching requested filename 'missing.properties'")
+	}
 	return map[string]any{"version": "1.0." + fmt.Sprint(n)}, nil
 }
 
@@ -80,5 +84,12 @@ func TestJenkinsTrigger(t *testing.T) {
 	}
 	if _, err := r.Start(ctx, "app", "p", map[string]any{"type": "manual", "buildNumber": 9}); bakehouse.ErrorCode(err) != bakehouse.ENOTFOUND {
 		t.Fatalf("absent build: %v, want ENOTFOUND", err)
+	}
+	// A property file the build did not archive: the trigger's error,
+	// said as it is.
+	_, err = r.Start(ctx, "app", "p", map[string]any{"type": "manual", "propertyFile": "missing.properties"})
+	if be := (*bakehouse.Error)(nil); !errors.As(err, &be) || be.Code != bakehouse.EINVALID || be.Field != "trigger.propertyFile" ||
+		!strings.Contains(be.Message, "Could not find build artifact matching requested filename 'missing.properties'") {
+		t.Fatalf("missing property file: %#v", err)
 	}
 }
