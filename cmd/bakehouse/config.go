@@ -54,6 +54,12 @@ type serverConfig struct {
 	// requests need no token: Orca cannot send one. Default: none.
 	TrustedNetworks []string `yaml:"trustedNetworks"`
 
+	// Database is the PostgreSQL URL (postgres://user:password@host/dbname)
+	// of the bakes, pipelines and queue; --database and
+	// BAKEHOUSE_DATABASE_URL win over it. Default: the embedded SQLite
+	// database in the data dir.
+	Database string `yaml:"database"`
+
 	// JenkinsPollInterval is how often the Jenkins trigger polls each
 	// watched job (a Go duration). Default: 15s (Igor's is 60s); the
 	// Notification plugin's webhook starts runs at once anyway.

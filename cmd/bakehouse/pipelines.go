@@ -16,7 +16,6 @@ import (
 	"github.com/bakehouse/bakehouse/pipeline"
 	"github.com/bakehouse/bakehouse/repo"
 	"github.com/bakehouse/bakehouse/runner"
-	"github.com/bakehouse/bakehouse/sqlite"
 )
 
 // pipelines is the pipeline side of serve: the runner, and the Jenkins
@@ -32,7 +31,7 @@ type pipelines struct {
 // records for Find Image from Cluster) and the package repository, and
 // serves it on srv. It resumes the runs a previous process left running
 // once srv serves.
-func startPipelines(cfg fileConfig, db *sqlite.DB, srv *bhttp.Server, token string, rp *repo.Repo, dk *docker.Client, ac *aws.Client, baked runner.BakedImages, log *slog.Logger) (*pipelines, error) {
+func startPipelines(cfg fileConfig, store pipeline.Store, srv *bhttp.Server, token string, rp *repo.Repo, dk *docker.Client, ac *aws.Client, baked runner.BakedImages, log *slog.Logger) (*pipelines, error) {
 	set := pipeline.DefaultSettings()
 	set.AllowMissingPackageInstallation = cfg.Bakery.AllowMissingPackageInstallation
 	if cfg.Bakery.ExtractBuildDetails != nil {
@@ -45,7 +44,6 @@ func startPipelines(cfg fileConfig, db *sqlite.DB, srv *bhttp.Server, token stri
 		Baked:    baked,
 		Repo:     pipelineRepo{rp},
 	}
-	store := sqlite.NewPipelineStore(db)
 	p := &pipelines{}
 	var masters *jenkins.Masters
 	if cfg.Jenkins.Enabled && len(cfg.Jenkins.Masters) > 0 {

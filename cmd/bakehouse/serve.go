@@ -17,7 +17,6 @@ import (
 	bhttp "github.com/bakehouse/bakehouse/http"
 	"github.com/bakehouse/bakehouse/packer"
 	"github.com/bakehouse/bakehouse/repo"
-	"github.com/bakehouse/bakehouse/sqlite"
 	"github.com/bakehouse/bakehouse/templates"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -26,18 +25,19 @@ import (
 )
 
 func serveCmd(e *env) *cobra.Command {
-	var addr, dataDir, configPath string
+	var addr, dataDir, configPath, database string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the bakery server (Rosco-compatible API)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return serve(cmd.Context(), e, addr, dataDir, configPath)
+			return serve(cmd.Context(), e, addr, dataDir, configPath, database)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", envOr(e, "BAKEHOUSE_ADDR", "127.0.0.1:8087"), "address to listen on")
 	cmd.Flags().StringVar(&dataDir, "data-dir", envOr(e, "BAKEHOUSE_DATA_DIR", "./bakehouse-data"), "directory for the database, templates, package repository and logs")
 	cmd.Flags().StringVar(&configPath, "config", e.getenv("BAKEHOUSE_CONFIG"), "YAML config file (rosco.yml sections plus a bakehouse: section)")
+	cmd.Flags().StringVar(&database, "database", e.getenv("BAKEHOUSE_DATABASE_URL"), "PostgreSQL URL (postgres://user:password@host/dbname) for bakes, pipelines and the queue; default: bakehouse.database, else the embedded SQLite database in the data dir")
 	return cmd
 }
 
@@ -129,7 +129,7 @@ var awsSecretEnv = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_A
 // 10,000 req/s, for no change in idle RSS.
 const serveGCPercent = 400
 
-func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error {
+func serve(ctx context.Context, e *env, addr, dataDir, configPath, database string) error {
 	start := time.Now()
 	if e.getenv("GOGC") == "" {
 		debug.SetGCPercent(serveGCPercent)
@@ -188,12 +188,6 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 		return fmt.Errorf("package repository: %w", err)
 	}
 
-	db, err := sqlite.Open(ctx, filepath.Join(dataDir, "bakehouse.db"))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := bakery.NewMetrics(reg)
@@ -228,12 +222,17 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 		instance, _ = os.Hostname()
 	}
 	var svc *bakery.Service
-	queue, err := sqlite.NewQueue(ctx, db, func(ctx context.Context, id string) error { return svc.RunBake(ctx, id) },
-		sqlite.QueueConfig{Concurrency: cfg.Bakehouse.Concurrency, BakeTimeout: timeout, Logger: log.With("component", "queue")})
+	if database == "" {
+		database = cfg.Bakehouse.Database
+	}
+	st, err := openStorage(ctx, database, dataDir, func(ctx context.Context, id string) error { return svc.RunBake(ctx, id) },
+		queueSettings{concurrency: cfg.Bakehouse.Concurrency, timeout: timeout, log: log.With("component", "queue")})
 	if err != nil {
 		return err
 	}
-	deps.Store = sqlite.NewBakeStore(db, queue)
+	defer st.close()
+	queue := st.queue
+	deps.Store = st.bakes
 	if e.wrapStore != nil {
 		deps.Store = e.wrapStore(deps.Store)
 	}
@@ -293,7 +292,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 		queue.Stop(context.Background())
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	pl, err := startPipelines(cfg, db, srv, auth.Token, rp, dk, ac, svc, log)
+	pl, err := startPipelines(cfg, st.pipelines, srv, auth.Token, rp, dk, ac, svc, log)
 	if err != nil {
 		rescuer.Stop()
 		queue.Stop(context.Background())
@@ -305,7 +304,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath string) error 
 	// The bound URL is the first line of stdout, so that callers binding
 	// port 0 learn the port.
 	fmt.Fprintln(e.stdout, srv.URL())
-	log.Info("bakehouse serving", "url", srv.URL(), "data_dir", dataDir, "concurrency", cfg.Bakehouse.Concurrency,
+	log.Info("bakehouse serving", "url", srv.URL(), "data_dir", dataDir, "database", st.where, "concurrency", cfg.Bakehouse.Concurrency,
 		"packer", packerVersion, "docker", versions.Docker, "startup", time.Since(start).Round(time.Millisecond))
 
 	errc := make(chan error, 1)

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/bakehouse/bakehouse"
+	"github.com/bakehouse/bakehouse/bakery"
+	"github.com/bakehouse/bakehouse/pipeline"
+	"github.com/bakehouse/bakehouse/postgres"
+	"github.com/bakehouse/bakehouse/sqlite"
+)
+
+// jobQueue is the bake queue serve starts and stops, on either store.
+type jobQueue interface {
+	bakery.Queue
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+}
+
+// storage is where serve keeps bakes, pipelines and the bake queue: the
+// embedded SQLite database in the data dir, or a PostgreSQL database.
+type storage struct {
+	bakes     bakehouse.BakeStore
+	pipelines pipeline.Store
+	queue     jobQueue
+	close     func() error
+	where     string // for the start log: the file, or the URL without its password
+}
+
+// queueSettings are the queue's settings, the same on both stores.
+type queueSettings struct {
+	concurrency int
+	timeout     time.Duration
+	log         *slog.Logger
+}
+
+// openStorage opens the database at databaseURL (postgres://...), or the
+// embedded one when it is empty, with a queue that runs bakes with run.
+func openStorage(ctx context.Context, databaseURL, dataDir string, run func(ctx context.Context, id string) error, q queueSettings) (*storage, error) {
+	if databaseURL == "" {
+		path := filepath.Join(dataDir, "bakehouse.db")
+		db, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		queue, err := sqlite.NewQueue(ctx, db, run, sqlite.QueueConfig{Concurrency: q.concurrency, BakeTimeout: q.timeout, Logger: q.log})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		return &storage{bakes: sqlite.NewBakeStore(db, queue), pipelines: sqlite.NewPipelineStore(db), queue: queue, close: db.Close, where: path}, nil
+	}
+	u, err := url.Parse(databaseURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return nil, &bakehouse.Error{Code: bakehouse.EINVALID, Field: "database",
+			Message: "the database (--database, BAKEHOUSE_DATABASE_URL or bakehouse.database) must be a postgres://user:password@host/dbname URL, or empty for the embedded SQLite database"}
+	}
+	where := u.Redacted()
+	db, err := postgres.Open(ctx, databaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", where, stripSecret(err, u))
+	}
+	queue, err := postgres.NewQueue(ctx, db, run, postgres.QueueConfig{Concurrency: q.concurrency, BakeTimeout: q.timeout, Logger: q.log})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &storage{bakes: postgres.NewBakeStore(db, queue), pipelines: postgres.NewPipelineStore(db), queue: queue, close: db.Close, where: where}, nil
+}
+
+// stripSecret keeps the URL's password out of an error that might quote
+// the URL.
+func stripSecret(err error, u *url.URL) error {
+	if p, ok := u.User.Password(); ok && p != "" && strings.Contains(err.Error(), p) {
+		return fmt.Errorf("%s", strings.ReplaceAll(err.Error(), p, "xxxxx"))
+	}
+	return err
+}
