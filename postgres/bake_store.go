@@ -85,21 +85,19 @@ func toMillis(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-// headColumns are the columns of a bake that BakesByKey reads: everything
-// but the JSON documents, which the bake rules do not need.
-const headColumns = `id, bake_key, rosco_key, region, provider, state, result, reason, error, job_id, pid,
-	created_at, started_at, finished_at, deleted`
+// headColumns are the columns of a bake that BakesByKey reads: what the
+// bake rules read (see bakehouse.BakeStore); the JSON documents and the
+// rest of the record stay out of a reused request.
+const headColumns = `id, bake_key, state, result, created_at, deleted`
 
 func scanHead(s pgx.Row) (*bakehouse.BakeRecord, error) {
 	var (
-		r                          bakehouse.BakeRecord
-		state                      string
-		result                     *string
-		created, started, finished int64
+		r       bakehouse.BakeRecord
+		state   string
+		result  *string
+		created int64
 	)
-	err := s.Scan(&r.ID, &r.Key, &r.RoscoKey, &r.Region, &r.Provider, &state, &result, &r.Reason, &r.Error,
-		&r.JobID, &r.PID, &created, &started, &finished, &r.Deleted)
-	if err != nil {
+	if err := s.Scan(&r.ID, &r.Key, &state, &result, &created, &r.Deleted); err != nil {
 		return nil, err
 	}
 	r.State = bakehouse.BakeState(state)
@@ -108,8 +106,6 @@ func scanHead(s pgx.Row) (*bakehouse.BakeRecord, error) {
 		r.Result = &res
 	}
 	r.CreatedAt = fromMillis(created)
-	r.StartedAt = fromMillis(started)
-	r.FinishedAt = fromMillis(finished)
 	return &r, nil
 }
 
