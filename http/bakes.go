@@ -55,6 +55,45 @@ func summarize(b *bakehouse.BakeRecord) bakeSummary {
 	return s
 }
 
+// bakeQuery selects bakes for the Bakery view: State exactly, Provider
+// and Region exactly, Package and Image as substrings; at most Limit.
+type bakeQuery struct {
+	State, Provider, Region, Package, Image string
+	Limit                                   int
+}
+
+// listBakes answers q, newest first, with the same service call for the
+// API and the UI.
+func (s *Server) listBakes(r *http.Request, q bakeQuery) ([]bakeSummary, error) {
+	switch bakehouse.BakeState(q.State) {
+	case "", bakehouse.StateRunning, bakehouse.StateCompleted, bakehouse.StateCanceled:
+	default:
+		return nil, bakehouse.Invalid("state", "state %q is not one of RUNNING, COMPLETED, CANCELED", q.State)
+	}
+	f := bakehouse.BakeFilter{State: bakehouse.BakeState(q.State)}
+	if q.Provider == "" && q.Region == "" && q.Package == "" && q.Image == "" {
+		f.Limit = q.Limit
+	}
+	bakes, err := s.bakery.List(r.Context(), f)
+	if err != nil {
+		return nil, err
+	}
+	out := []bakeSummary{}
+	for _, b := range bakes {
+		if len(out) == q.Limit {
+			break
+		}
+		sum := summarize(b)
+		if q.Provider != "" && sum.Provider != q.Provider || q.Region != "" && sum.Region != q.Region ||
+			q.Package != "" && !strings.Contains(sum.Package, q.Package) ||
+			q.Image != "" && !strings.Contains(sum.ImageName, q.Image) && !strings.Contains(sum.ImageID, q.Image) {
+			continue
+		}
+		out = append(out, sum)
+	}
+	return out, nil
+}
+
 // handleListBakes answers GET /api/v1/bakes: the newest bakes first,
 // filtered by state, provider, region, package and image (substrings for
 // package and image), at most limit (default 50, at most 1000).
@@ -70,35 +109,15 @@ func (s *Server) handleListBakes() http.Handler {
 			}
 			limit = n
 		}
-		state := strings.ToUpper(q.Get("state"))
-		switch bakehouse.BakeState(state) {
-		case "", bakehouse.StateRunning, bakehouse.StateCompleted, bakehouse.StateCanceled:
-		default:
-			writeError(w, r, bakehouse.Invalid("state", "state %q is not one of RUNNING, COMPLETED, CANCELED", q.Get("state")))
-			return
-		}
-		provider, region, pkg, image := q.Get("provider"), q.Get("region"), q.Get("package"), q.Get("image")
-		f := bakehouse.BakeFilter{State: bakehouse.BakeState(state)}
-		if provider == "" && region == "" && pkg == "" && image == "" {
-			f.Limit = limit
-		}
-		bakes, err := s.bakery.List(r.Context(), f)
+		state := q.Get("state")
+		out, err := s.listBakes(r, bakeQuery{State: strings.ToUpper(state), Provider: q.Get("provider"), Region: q.Get("region"),
+			Package: q.Get("package"), Image: q.Get("image"), Limit: limit})
 		if err != nil {
+			if bakehouse.ErrorCode(err) == bakehouse.EINVALID {
+				err = bakehouse.Invalid("state", "state %q is not one of RUNNING, COMPLETED, CANCELED", state)
+			}
 			writeError(w, r, err)
 			return
-		}
-		out := []bakeSummary{}
-		for _, b := range bakes {
-			if len(out) == limit {
-				break
-			}
-			sum := summarize(b)
-			if provider != "" && sum.Provider != provider || region != "" && sum.Region != region ||
-				pkg != "" && !strings.Contains(sum.Package, pkg) ||
-				image != "" && !strings.Contains(sum.ImageName, image) && !strings.Contains(sum.ImageID, image) {
-				continue
-			}
-			out = append(out, sum)
 		}
 		encode(w, http.StatusOK, out)
 	})

@@ -68,6 +68,29 @@ var routeTable = []route{
 	// Jenkins' Notification plugin cannot send a bearer token: let its
 	// address in with bakehouse.trustedNetworks.
 	{"POST /webhooks/jenkins/{master}", (*Server).handleJenkinsWebhook, mutates},
+
+	// The web UI (ui*.go): pages read; its forms mutate, and besides the
+	// API's guard they need the UI's CSRF token and origin (uiPost). The
+	// field check computes only, like the plan.
+	{"GET /{$}", (*Server).handleUIHome, reads},
+	{"GET /ui/static/", (*Server).handleUIStatic, reads},
+	{"GET /ui/bakery", (*Server).handleUIBakery, reads},
+	{"GET /ui/bakes/{id}", (*Server).handleUIBake, reads},
+	{"GET /ui/bakes/{id}/log", (*Server).handleUIBakeLog, reads},
+	{"POST /ui/bakes/{id}/cancel", (*Server).handleUIBakeCancel, mutates},
+	{"POST /ui/bakes/{id}/rebake", (*Server).handleUIRebake, mutates},
+	{"GET /ui/images", (*Server).handleUIImages, reads},
+	{"GET /ui/pipelines", (*Server).handleUIPipelines, reads},
+	{"GET /ui/pipelines/new", (*Server).handleUIPipelineForm, reads},
+	{"GET /ui/pipelines/{app}/{name}", (*Server).handleUIPipelineForm, reads},
+	{"POST /ui/pipelines", (*Server).handleUISavePipeline, mutates},
+	{"POST /ui/pipelines/json", (*Server).handleUISavePipelineJSON, mutates},
+	{"POST /ui/pipelines/check/{field}", (*Server).handleUICheckField, reads},
+	{"GET /ui/pipelines/{app}/{name}/run", (*Server).handleUIRunForm, reads},
+	{"POST /ui/pipelines/{app}/{name}/run", (*Server).handleUIRun, mutates},
+	{"GET /ui/executions/{id}", (*Server).handleUIExecution, reads},
+	{"GET /ui/executions/{id}/events", (*Server).handleUIExecutionEvents, reads},
+	{"POST /ui/executions/{id}/cancel", (*Server).handleUICancelExecution, mutates},
 	{"/", (*Server).handleNotFound, reads},
 }
 

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # install-deps.sh installs, from Debian's packages, what Bakehouse's bakes and
 # integration tests run: Packer 1.6.6, a Docker engine, mmdebstrap for base
-# images, dpkg-dev for the flat apt repository and PostgreSQL's binaries
+# images, dpkg-dev for the flat apt repository, PostgreSQL's binaries
 # (the postgres store's tests start their own cluster; none is created or
-# started by the package). CI (.ci/run) and
+# started by the package) and chromium for the web UI's browser tests
+# (chromedp drives it headless). CI (.ci/run) and
 # `make deps` share it so the two cannot drift. Extra packages may be given
 # as arguments. Needs root or sudo.
 set -euo pipefail
 
-packages=(packer docker.io mmdebstrap debian-archive-keyring dpkg-dev make ca-certificates busybox openssh-client postgresql "$@")
+packages=(packer docker.io mmdebstrap debian-archive-keyring dpkg-dev make ca-certificates busybox openssh-client postgresql chromium "$@")
 
 sudo=
 if [ "$(id -u)" -ne 0 ]; then
