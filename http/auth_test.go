@@ -145,6 +145,15 @@ func TestAuthMutatingRoutes(t *testing.T) {
 		"GET /applications/{app}/pipelineConfigs/{name}": false,
 		"GET /pipelines/{id}":                            false,
 		"GET /executions":                                false,
+		// The web UI's forms change the bakery; its pages do not.
+		"POST /ui/pipelines":                  true,
+		"POST /ui/pipelines/json":             true,
+		"POST /ui/pipelines/{app}/{name}/run": true,
+		"POST /ui/bakes/{id}/cancel":          true,
+		"POST /ui/bakes/{id}/rebake":          true,
+		"POST /ui/executions/{id}/cancel":     true,
+		"GET /ui/bakery":                      false,
+		"GET /ui/executions/{id}/events":      false,
 	}
 	for _, rt := range bhttp.Routes() {
 		if w, ok := want[rt.Pattern]; ok && w != rt.Mutates {

@@ -71,7 +71,7 @@ var routeTable = []route{
 
 	// The web UI (ui*.go): pages read; its forms mutate, and besides the
 	// API's guard they need the UI's CSRF token and origin (uiPost). The
-	// field check computes only, like the plan.
+	// field check computes only.
 	{"GET /{$}", (*Server).handleUIHome, reads},
 	{"GET /ui/static/", (*Server).handleUIStatic, reads},
 	{"GET /ui/bakery", (*Server).handleUIBakery, reads},
@@ -85,9 +85,10 @@ var routeTable = []route{
 	{"GET /ui/pipelines/{app}/{name}", (*Server).handleUIPipelineForm, reads},
 	{"POST /ui/pipelines", (*Server).handleUISavePipeline, mutates},
 	{"POST /ui/pipelines/json", (*Server).handleUISavePipelineJSON, mutates},
-	{"POST /ui/pipelines/check/{field}", (*Server).handleUICheckField, reads},
+	{"GET /ui/pipelines/check/{field}", (*Server).handleUICheckField, reads},
 	{"GET /ui/pipelines/{app}/{name}/run", (*Server).handleUIRunForm, reads},
 	{"POST /ui/pipelines/{app}/{name}/run", (*Server).handleUIRun, mutates},
+	{"GET /ui/jenkins/jobs", (*Server).handleUIJenkinsJobs, reads},
 	{"GET /ui/executions/{id}", (*Server).handleUIExecution, reads},
 	{"GET /ui/executions/{id}/events", (*Server).handleUIExecutionEvents, reads},
 	{"POST /ui/executions/{id}/cancel", (*Server).handleUICancelExecution, mutates},

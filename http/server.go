@@ -64,6 +64,8 @@ type Server struct {
 	pipelines pipeline.Service
 	// jenkins serves the Jenkins webhook; nil turns it off (404).
 	jenkins JenkinsTrigger
+	// jenkinsUI lists the masters' jobs and builds for the UI; nil: none.
+	jenkinsUI JenkinsBrowser
 	// Concurrency is shown in /status/instance.
 	Concurrency int
 

@@ -49,12 +49,15 @@ func sameOrigin(r *http.Request) bool {
 
 // uiPost wraps a UI form's handler: the post must come from the UI's own
 // origin and carry the browser's CSRF token, so that no other site can
-// make a browser bake, cancel or save. Errors render as a page.
+// make a browser bake, cancel or save. A request with an Authorization
+// header is a script's, which the route's guard has checked: no browser
+// adds that header to a cross-site form post, so it needs no CSRF token.
+// Errors render as a page.
 func (s *Server) uiPost(h func(w http.ResponseWriter, r *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxConfigBody)
 		c, err := r.Cookie(csrfCookie)
-		if !sameOrigin(r) || err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1 {
+		if r.Header.Get("Authorization") == "" && (!sameOrigin(r) || err != nil || subtle.ConstantTimeCompare([]byte(c.Value), []byte(r.PostFormValue("csrf"))) != 1) {
 			s.log.Warn("refused a cross-site or tokenless UI post", "path", r.URL.Path, "remote", r.RemoteAddr)
 			s.uiError(w, r, bakehouse.Errorf(bakehouse.EFORBIDDEN,
 				"This form was not sent from this Bakehouse's own pages (its CSRF token or origin does not match): reload the page and try again."))

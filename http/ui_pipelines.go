@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -72,6 +73,7 @@ type pipelineForm struct {
 	SkipRegionDetection, Rebake, Advanced           bool
 	BaseOSes                                        []baseOSOption
 	Extended                                        []keyValue
+	Masters, Jobs                                   []string
 	Errors                                          map[string]string
 	cfg                                             *pipeline.Config
 }
@@ -80,8 +82,16 @@ type pipelineForm struct {
 // the stage already names.
 var awsRegions = []string{"us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1"}
 
-func (s *Server) fillOptions(f *pipelineForm) {
+func (s *Server) fillOptions(ctx context.Context, f *pipelineForm) {
 	cfg := s.bakery.Config()
+	if s.jenkinsUI != nil {
+		f.Masters = s.jenkinsUI.Masters()
+		master := f.Master
+		if master == "" && len(f.Masters) > 0 {
+			master = f.Masters[0]
+		}
+		f.Jobs = s.jenkinsJobs(ctx, master)
+	}
 	for _, p := range []string{"docker", "aws"} {
 		if o, ok := optionsFor(cfg, p); ok {
 			f.Providers = append(f.Providers, p)
@@ -357,7 +367,7 @@ func (s *Server) handleUIPipelineForm() http.Handler {
 			}
 			f = formOf(cfg)
 		}
-		s.fillOptions(f)
+		s.fillOptions(r.Context(), f)
 		if f.New && len(f.Regions) == 0 && f.Provider == "docker" {
 			f.Regions = []string{"global"}
 		}
@@ -368,14 +378,14 @@ func (s *Server) handleUIPipelineForm() http.Handler {
 	})
 }
 
-// handleUICheckField answers the error of one field as the user types,
+// handleUICheckField (GET /ui/pipelines/check/{field}?{field}=value)
+// answers the error of one field as the user types,
 // before saving: the text of the field's error element.
 func (s *Server) handleUICheckField() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		name := r.PathValue("field")
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write([]byte(checkField(name, strings.TrimSpace(r.PostFormValue(name)))))
+		w.Write([]byte(checkField(name, strings.TrimSpace(r.URL.Query().Get(name)))))
 	})
 }
 
@@ -400,7 +410,7 @@ func (s *Server) handleUISavePipeline() http.Handler {
 		}
 		f.New = f.ID == ""
 		if !f.validate() {
-			s.fillOptions(f)
+			s.fillOptions(r.Context(), f)
 			s.page(w, r, http.StatusBadRequest, "pipeline_edit", "Configure pipeline", "pipelines", f)
 			return nil
 		}
@@ -411,7 +421,7 @@ func (s *Server) handleUISavePipeline() http.Handler {
 			}
 			f.Errors["form"] = bakehouse.ErrorMessage(err)
 			f.cfg = cfg
-			s.fillOptions(f)
+			s.fillOptions(r.Context(), f)
 			s.page(w, r, http.StatusBadRequest, "pipeline_edit", "Configure pipeline", "pipelines", f)
 			return nil
 		}
@@ -442,7 +452,7 @@ func (s *Server) handleUISavePipelineJSON() http.Handler {
 				f.cfg = nil
 				f.JSON = r.PostFormValue("json")
 			}
-			s.fillOptions(f)
+			s.fillOptions(r.Context(), f)
 			s.page(w, r, http.StatusBadRequest, "pipeline_edit", "Configure pipeline", "pipelines", f)
 			return nil
 		}
@@ -452,7 +462,10 @@ func (s *Server) handleUISavePipelineJSON() http.Handler {
 }
 
 // runForm is the manual run dialog.
-type runForm struct{ App, Name, Master, Job, Error string }
+type runForm struct {
+	App, Name, Master, Job, Error, BuildsError string
+	Builds                                     []buildChoice
+}
 
 func (s *Server) handleUIRunForm() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -466,7 +479,11 @@ func (s *Server) handleUIRunForm() http.Handler {
 			return
 		}
 		f := formOf(cfg)
-		s.page(w, r, http.StatusOK, "run", "Start Manual Execution", "pipelines", runForm{App: f.App, Name: f.Name, Master: f.Master, Job: f.Job})
+		d := runForm{App: f.App, Name: f.Name, Master: f.Master, Job: f.Job}
+		if d.Builds, err = s.successfulBuilds(r.Context(), f.Master, f.Job); err != nil {
+			d.BuildsError = bakehouse.ErrorMessage(err)
+		}
+		s.page(w, r, http.StatusOK, "run", "Start Manual Execution", "pipelines", d)
 	})
 }
 

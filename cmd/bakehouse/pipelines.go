@@ -83,6 +83,7 @@ func startPipelines(cfg fileConfig, store pipeline.Store, srv *bhttp.Server, tok
 		}
 		p.poller = poller
 		srv.SetJenkinsTrigger(p)
+		srv.SetJenkinsBrowser(jenkinsBrowser{masters})
 	}
 	return p, nil
 }

@@ -87,10 +87,11 @@ func js(script string) chromedp.Action[chromedp.Void] {
 	}
 }
 
-// waitJS polls a JavaScript condition in the page (the test waits; the
-// page itself is updated by the server's events).
+// waitJS polls a JavaScript condition in the page until the deadline of
+// the browse call that runs it (the test waits; the page itself is
+// updated by the server's events).
 func waitJS(cond string) chromedp.Action[chromedp.Void] {
-	poll := chromedp.Poll[bool](cond, chromedp.WithPollingInterval(200*time.Millisecond))
+	poll := chromedp.Poll[bool](cond, chromedp.WithPollingInterval(200*time.Millisecond), chromedp.WithPollingTimeout(0))
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 		_, err := poll(ctx, t)
 		return chromedp.Void{}, err
@@ -108,6 +109,8 @@ func TestUIBrowser(t *testing.T) {
 	ctx := browser(t)
 	deb := sampleDeb(t, "0.5.0-h5.c4baff4")
 	jk := jenkinstest.New(t, "ci-user", "ci-token-secret")
+	jk.AddBuild(jenkinstest.ArmoryJob, jenkinstest.Build{Number: 3, Result: "SUCCESS"})
+	jk.AddBuild(jenkinstest.ArmoryJob, jenkinstest.Build{Number: 4, Result: "FAILURE"})
 	jk.AddBuild(jenkinstest.ArmoryJob, jenkinstest.Build{Number: 5, Result: "SUCCESS",
 		ArtifactFiles: map[string]string{"build/" + filepath.Base(deb): deb},
 		Artifacts:     map[string][]byte{"build/build.properties": []byte("version=0.5.0-h5.c4baff4\n")}})
@@ -128,7 +131,8 @@ func TestUIBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#f-application`)),
 		chromedp.SendKeys(chromedp.CSS(`#f-application`), "armory"),
 		chromedp.SendKeys(chromedp.CSS(`#f-name`), "hello"),
-		chromedp.SendKeys(chromedp.CSS(`#f-master`), "ci"),
+		js(`var m = document.getElementById("f-master"); m.value = "ci"; m.dispatchEvent(new Event("change", {bubbles: true}))`),
+		waitJS(`!!document.querySelector('#jobs-list option[value="`+jenkinstest.ArmoryJob+`"]')`),
 		chromedp.SendKeys(chromedp.CSS(`#f-job`), jenkinstest.ArmoryJob),
 		chromedp.SendKeys(chromedp.CSS(`#f-propertyFile`), "build.properties"),
 		chromedp.SendKeys(chromedp.CSS(`#f-package`), "armory-hello-deploy"),
@@ -167,6 +171,11 @@ func TestUIBrowser(t *testing.T) {
 		if rebake {
 			actions = append(actions, chromedp.Click(chromedp.CSS(`input[name=rebake]`)))
 		}
+		// The build list: successful builds, newest first (4 failed).
+		actions = append(actions, waitJS(`(function () {
+			var o = document.querySelectorAll("select[name=buildNumber] option");
+			return o.length === 2 && o[0].value === "5" && o[1].value === "3";
+		})()`))
 		actions = append(actions, chromedp.Click(chromedp.CSS(`form.dialog button[type=submit]`)),
 			chromedp.WaitVisible(chromedp.CSS(`#execution`)))
 		browse(t, ctx, 30*time.Second, "start a manual run", actions...)
@@ -191,6 +200,7 @@ func TestUIBrowser(t *testing.T) {
 	if !streamed {
 		t.Log("the bake ended before its page opened; the log was read whole, not streamed")
 	}
+	browse(t, ctx, 10*time.Second, "scroll to the log", chromedp.ScrollIntoView(chromedp.CSS(`#log-title`)))
 	screenshot(t, ctx, "ui-bakery-details")
 	browse(t, ctx, 5*time.Minute, "the execution succeeds",
 		chromedp.Navigate(execURL),
@@ -228,6 +238,18 @@ func TestUIBrowser(t *testing.T) {
 		t.Fatalf("images page:\n%s", text)
 	}
 	screenshot(t, ctx, "ui-images")
+
+	// Usable at phone width: no page scrolls sideways (wide tables scroll
+	// inside their own box), and the nav is still there.
+	noOverflow := waitJS(`document.documentElement.scrollWidth <= window.innerWidth + 1`)
+	browse(t, ctx, 30*time.Second, "phone width",
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Navigate(execURL), waitJS(succeeded), noOverflow,
+		chromedp.WaitVisible(chromedp.CSS(`nav a[href="/ui/bakery"]`)))
+	screenshot(t, ctx, "ui-phone-execution")
+	for _, path := range []string{"/ui/bakery", "/ui/pipelines/armory/hello", "/ui/images"} {
+		browse(t, ctx, 30*time.Second, "phone width "+path, chromedp.Navigate(srv.url+path), noOverflow)
+	}
 }
 
 // TestUIRefusesCrossSitePosts: a UI form post from another site, or

@@ -14,6 +14,9 @@ import (
 	"github.com/bakehouse/bakehouse/sqlite"
 )
 
+// uiPageBudget is the most a main page may take with 1,000 bakes.
+const uiPageBudget = 10 * time.Second
+
 // seedBakes writes n finished bakes into dataDir's database through the
 // store, as the bakery records them (no Packer runs): every tenth failed,
 // the rest succeeded with an image.
@@ -54,8 +57,10 @@ func seedBakes(t *testing.T, dataDir string, n int) {
 }
 
 // TestUIPagesWith1000Bakes measures the main pages' load times with 1,000
-// bakes in the database (the figures in the README), and holds them under
-// a second each.
+// bakes in the database (the figures in the README come from a run without
+// -race) and fails past uiPageBudget, which is generous for -race on a
+// loaded 2-core machine (1-2 s there) but not for a page that renders
+// every bake or looks each one up again.
 func TestUIPagesWith1000Bakes(t *testing.T) {
 	dataDir := t.TempDir()
 	srv := startServer(t, dataDir, "", nil)
@@ -93,7 +98,7 @@ func TestUIPagesWith1000Bakes(t *testing.T) {
 			t.Errorf("GET %s does not show %q", page.path, page.want)
 		}
 		t.Logf("GET %s with 1,000 bakes: %s (%d KB)", page.path, best.Round(100*time.Microsecond), len(body)/1024)
-		if best > time.Second {
+		if best > uiPageBudget {
 			t.Errorf("GET %s took %s with 1,000 bakes", page.path, best)
 		}
 	}
