@@ -12,7 +12,7 @@ const module = "github.com/bakehouse/bakehouse"
 
 // adapters are the packages that talk to the outside world. Domain
 // packages reach them only through interfaces wired in cmd/bakehouse.
-var adapters = []string{"sqlite", "postgres", "packer", "docker", "repo", "http", "templates", "aws", "cmd", "bench", "jenkins", "ui"}
+var adapters = []string{"sqlite", "postgres", "packer", "docker", "repo", "http", "templates", "aws", "cmd", "bench", "jenkins", "bakequeue", "ui"}
 
 // importRule says what a package may not reach, directly or through any
 // package it imports (go list -deps).

@@ -252,7 +252,7 @@ func (s *BakeStore) CreateBake(ctx context.Context, p bakehouse.CreateBakeParams
 		return bakehouse.CreateBakeResult{}, err
 	}
 	if s.queue != nil {
-		jobID, err := s.queue.insertTx(ctx, tx, rec.ID)
+		jobID, err := s.queue.InsertTx(ctx, tx, rec.ID)
 		if err != nil {
 			return bakehouse.CreateBakeResult{}, fmt.Errorf("enqueue bake %s: %w", rec.ID, err)
 		}
