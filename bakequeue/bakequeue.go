@@ -31,6 +31,26 @@ func (bakeArgs) InsertOpts() river.InsertOpts {
 
 const queueName = "bakes"
 
+// wakeArgs is a job that does nothing: its insert is its purpose. River
+// wakes its local producer when a job is inserted outside a transaction
+// (Client.Insert), but not on InsertTx, and a driver without LISTEN/NOTIFY
+// (SQLite) has no other way to learn of a committed bake before its next
+// poll. Its priority is River's lowest, so a bake waiting for a slot
+// always goes before it.
+type wakeArgs struct{}
+
+func (wakeArgs) Kind() string { return "wake" }
+
+func (wakeArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 1, Queue: queueName, Priority: 4}
+}
+
+type wakeWorker struct {
+	river.WorkerDefaults[wakeArgs]
+}
+
+func (wakeWorker) Work(context.Context, *river.Job[wakeArgs]) error { return nil }
+
 // RunFunc runs the bake with the given id. Its context is canceled when the
 // bake is canceled or times out.
 type RunFunc func(ctx context.Context, bakeID string) error
@@ -55,17 +75,23 @@ type Config struct {
 	Logger      *slog.Logger
 }
 
-// Fetch is how a store's driver learns of new jobs: SQLite polls only
-// (often, so a new bake starts within tens of milliseconds); PostgreSQL is
-// woken by NOTIFY and polls as a fallback.
+// Fetch is how a store's driver learns of new jobs: PostgreSQL is woken
+// by NOTIFY and polls as a fallback; SQLite polls only, and is woken by
+// Committed after each bake it inserts (polling often instead would cost
+// a parse of River's fetch query many times a second, on the cores that
+// answer reused bakes).
 type Fetch struct {
 	PollInterval time.Duration
 	PollOnly     bool
+	// WakeOnCommit makes Committed wake this process's workers.
+	WakeOnCommit bool
 }
 
 // Queue runs bakes as River jobs on the database of the bakes.
 type Queue[TTx any] struct {
 	client *river.Client[TTx]
+	wake   bool
+	log    *slog.Logger
 }
 
 // New returns a queue over driver (its River tables migrated) that calls
@@ -84,6 +110,9 @@ func New[TTx any](driver riverdriver.Driver[TTx], run RunFunc, cfg Config, fetch
 	if err := river.AddWorkerSafely(workers, &bakeWorker{run: run, timeout: cfg.BakeTimeout}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, wakeWorker{}); err != nil {
+		return nil, err
+	}
 	client, err := river.NewClient(driver, &river.Config{
 		Queues:            map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.Concurrency}},
 		Workers:           workers,
@@ -100,7 +129,7 @@ func New[TTx any](driver riverdriver.Driver[TTx], run RunFunc, cfg Config, fetch
 	if err != nil {
 		return nil, fmt.Errorf("queue client: %w", err)
 	}
-	return &Queue[TTx]{client: client}, nil
+	return &Queue[TTx]{client: client, wake: fetch.WakeOnCommit, log: cfg.Logger}, nil
 }
 
 // Start starts working jobs.
@@ -158,4 +187,18 @@ func (q *Queue[TTx]) InsertTx(ctx context.Context, tx TTx, bakeID string) (int64
 		return 0, err
 	}
 	return res.Job.ID, nil
+}
+
+// Committed tells the queue that a transaction in which InsertTx inserted
+// a job has committed, so that this process's workers fetch it now rather
+// than at their next poll (for a Fetch with WakeOnCommit; otherwise it does
+// nothing). A failure only delays the bake until that poll, so it is
+// logged, not returned.
+func (q *Queue[TTx]) Committed(ctx context.Context) {
+	if !q.wake {
+		return
+	}
+	if _, err := q.client.Insert(ctx, wakeArgs{}, nil); err != nil {
+		q.log.Warn("wake the bake queue; the bake starts at the next poll", "err", err)
+	}
 }

@@ -240,6 +240,9 @@ func (s *BakeStore) CreateBake(ctx context.Context, p bakehouse.CreateBakeParams
 	if err := tx.Commit(); err != nil {
 		return bakehouse.CreateBakeResult{}, fmt.Errorf("commit: %w", err)
 	}
+	if s.queue != nil {
+		s.queue.Committed(ctx)
+	}
 	return bakehouse.CreateBakeResult{Bake: rec, Superseded: superseded}, nil
 }
 
