@@ -54,6 +54,11 @@ type PollerConfig struct {
 	MaxPerPoll int
 	// Logger; default slog.Default().
 	Logger *slog.Logger
+	// Lock, when set, is held around each job's poll (cursor read, fire,
+	// cursor write) under the key "jenkins:<master>/<job>", so that nodes
+	// on one database that poll the same job at once (the leader's tick
+	// and another node's webhook) fire a build once.
+	Lock func(ctx context.Context, key string) (release func(), err error)
 }
 
 // Poller polls the watched Jenkins jobs and fires their new successful
@@ -157,6 +162,13 @@ func (p *Poller) PollJob(ctx context.Context, master, job string) error {
 	c := p.cfg.Clients[master]
 	if c == nil {
 		return fmt.Errorf("jenkins trigger: master %q is not configured (jenkins.masters[].name)", master)
+	}
+	if p.cfg.Lock != nil {
+		release, err := p.cfg.Lock(ctx, "jenkins:"+master+"/"+job)
+		if err != nil {
+			return fmt.Errorf("jenkins poll %s %s: %w", master, job, err)
+		}
+		defer release()
 	}
 	cursor, ok, err := p.cfg.Cursors.Cursor(ctx, master, job)
 	if err != nil {

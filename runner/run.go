@@ -29,6 +29,9 @@ type run struct {
 	ended bool
 	// canceled holds a cancel request not yet applied by the driver.
 	canceled *cancelRequest
+	// running counts the worker goroutines, so that the execution's lock
+	// is released only once none of them can write.
+	running sync.WaitGroup
 }
 
 type cancelRequest struct{ user, reason string }
@@ -62,6 +65,10 @@ func (ru *run) save() {
 		ru.r.cfg.Log.Error("saving execution failed", "execution", ru.e.ID, "err", err)
 	}
 }
+
+// waitWorkers waits until every worker returned; the run's context is
+// done by now.
+func (ru *run) waitWorkers() { ru.running.Wait() }
 
 func (ru *run) drive() {
 	defer ru.stop()
@@ -220,7 +227,9 @@ func (ru *run) failStage(s *pipeline.Stage, err error, now int64) {
 func (ru *run) startWorker(s *pipeline.Stage) {
 	ctx, stop := context.WithCancel(ru.ctx)
 	ru.workers[s.ID] = stop
+	ru.running.Add(1)
 	go func() {
+		defer ru.running.Done()
 		defer stop()
 		ru.work(ctx, s.ID)
 		ru.mu.Lock()

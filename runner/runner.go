@@ -29,6 +29,13 @@ type Config struct {
 	Now func() time.Time
 	// NewID makes execution and stage ids; default random UUIDs.
 	NewID func() string
+	// Locks says which node drives which execution; default LocalLocks
+	// (one node).
+	Locks Locks
+	// Sweep is how often the executions no node drives (their node
+	// stopped or died) are taken over, after Resume; 0 for never (one
+	// node resumes its executions when it starts again).
+	Sweep time.Duration
 }
 
 // Runner is the pipeline.Service: it stores configs and runs executions.
@@ -40,6 +47,9 @@ type Runner struct {
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
 	fired  firedBuilds
+
+	sweepMu    sync.Mutex // one Resume at a time
+	sweepStart sync.Once
 }
 
 var _ pipeline.Service = (*Runner)(nil)
@@ -59,29 +69,99 @@ func New(cfg Config) *Runner {
 	if cfg.Tasks == nil {
 		cfg.Tasks = &Tasks{}
 	}
+	if cfg.Locks == nil {
+		cfg.Locks = &LocalLocks{}
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	return &Runner{cfg: cfg, active: map[string]*run{}, ctx: ctx, stop: stop}
 }
 
-// Resume drives again every execution that was NOT_STARTED or RUNNING
-// when the last process stopped, and returns how many.
+// Resume drives again every execution that is NOT_STARTED or RUNNING and
+// that no node drives (the last process, or another node, stopped or died
+// while it ran), and returns how many. With Config.Sweep set, it runs
+// again every Sweep until Stop.
 func (r *Runner) Resume(ctx context.Context) (int, error) {
+	if r.cfg.Sweep > 0 {
+		r.sweepStart.Do(func() {
+			r.wg.Add(1)
+			go r.sweep()
+		})
+	}
+	r.sweepMu.Lock()
+	defer r.sweepMu.Unlock()
 	es, err := r.cfg.Store.Executions(ctx, pipeline.ExecutionFilter{
 		Statuses: []pipeline.Status{pipeline.NotStarted, pipeline.Running}, Limit: 100000})
 	if err != nil {
 		return 0, fmt.Errorf("resume executions: %w", err)
 	}
-	for _, e := range es {
+	n := 0
+	for _, listed := range es {
+		r.mu.Lock()
+		_, driven := r.active[listed.ID]
+		r.mu.Unlock()
+		if driven {
+			continue
+		}
+		e, lost, err := r.take(ctx, listed.ID)
+		if err != nil {
+			r.cfg.Log.Error("resuming execution failed", "execution", listed.ID, "err", err)
+			continue
+		}
+		if e == nil {
+			continue // another node drives it, or it ended meanwhile
+		}
 		resubmitBakes(e)
 		r.cfg.Log.Info("resuming execution", "execution", e.ID, "application", e.Application, "pipeline", e.Name)
-		r.launch(e)
+		if r.launch(e, lost) {
+			n++
+		}
 	}
-	return len(es), nil
+	return n, nil
+}
+
+// sweep calls Resume every Config.Sweep until Stop, so that the runs of
+// a node that stopped or died go on here.
+func (r *Runner) sweep() {
+	defer r.wg.Done()
+	t := time.NewTicker(r.cfg.Sweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := r.Resume(r.ctx); err != nil && r.ctx.Err() == nil {
+			r.cfg.Log.Error("sweep of executions no node drives failed", "err", err)
+		}
+	}
+}
+
+// take locks execution id for this node and reads it again under the
+// lock (the node that held it saved its last state before it let go). It
+// returns nil when another node holds the lock or the execution ended.
+func (r *Runner) take(ctx context.Context, id string) (*pipeline.Execution, <-chan struct{}, error) {
+	lost, ok, err := r.cfg.Locks.TryLock(ctx, executionLock(id))
+	if err != nil || !ok {
+		return nil, nil, err
+	}
+	e, err := r.cfg.Store.Execution(ctx, id)
+	if err != nil || e.Status.Complete() {
+		r.unlock(id)
+		return nil, nil, err
+	}
+	return e, lost, nil
+}
+
+func (r *Runner) unlock(id string) {
+	if err := r.cfg.Locks.Unlock(context.Background(), executionLock(id)); err != nil {
+		r.cfg.Log.Error("releasing an execution's lock failed", "execution", id, "err", err)
+	}
 }
 
 // Stop stops driving executions (they stay RUNNING in the store, to be
-// resumed by the next Start) and waits for their goroutines. It may be
-// called twice.
+// resumed by the next Start, or by another node's sweep) and waits for
+// their goroutines. It may be called twice.
 func (r *Runner) Stop() {
 	r.stop()
 	r.wg.Wait()
@@ -89,23 +169,46 @@ func (r *Runner) Stop() {
 
 func (r *Runner) now() int64 { return r.cfg.Now().UnixMilli() }
 
-// launch drives e in the background unless it is already driven.
-func (r *Runner) launch(e *pipeline.Execution) {
+// launch drives e, whose lock this node holds, in the background, and
+// releases the lock when the run ends. It reports false (and releases
+// the lock) when e is driven already or the runner stops. The run stops
+// if lost closes: the lock went, and another node may drive e.
+func (r *Runner) launch(e *pipeline.Execution, lost <-chan struct{}) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.active[e.ID]; ok || r.ctx.Err() != nil {
-		return
+		if !ok {
+			r.unlock(e.ID)
+		}
+		return false
 	}
 	ru := newRun(r, e)
 	r.active[e.ID] = ru
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
+		go func() {
+			select {
+			case <-lost:
+				r.cfg.Log.Warn("this node lost the lock of an execution it drove (its database session ended); it stops driving it", "execution", e.ID)
+				ru.stop()
+			case <-ru.ctx.Done():
+			}
+		}()
 		ru.drive()
 		r.mu.Lock()
 		delete(r.active, e.ID)
 		r.mu.Unlock()
+		ru.waitWorkers()
+		if r.ctx.Err() == nil {
+			r.unlock(e.ID)
+		}
+		// A runner that stops keeps the locks of the runs it leaves
+		// RUNNING until its node closes its locks, after the node's queue
+		// ended their bakes: another node that resumes them then submits
+		// their bakes again instead of joining bakes about to be canceled.
 	}()
+	return true
 }
 
 // clone deep-copies an execution, so that tasks read a snapshot while the

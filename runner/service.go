@@ -81,11 +81,21 @@ func (r *Runner) StartConfig(ctx context.Context, cfg *pipeline.Config, trigger 
 	if err != nil {
 		return nil, err
 	}
+	// The new run is this node's before it is stored, so that no other
+	// node's sweep takes it.
+	lost, ok, err := r.cfg.Locks.TryLock(ctx, executionLock(e.ID))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("execution id %s is locked already", e.ID)
+	}
 	if err := r.cfg.Store.CreateExecution(ctx, e); err != nil {
+		r.unlock(e.ID)
 		return nil, err
 	}
 	r.cfg.Log.Info("execution started", "execution", e.ID, "application", e.Application, "pipeline", e.Name, "trigger", trigger["type"])
-	r.launch(clone(e))
+	r.launch(clone(e), lost)
 	return e, nil
 }
 
@@ -115,7 +125,22 @@ func (r *Runner) Cancel(ctx context.Context, id, user, reason string) error {
 	if e.Status.Complete() {
 		return &bakehouse.Error{Code: bakehouse.ECONFLICT, Message: fmt.Sprintf("execution %s already ended %s: there is nothing to cancel", id, e.Status)}
 	}
-	// Stored as running but not driven here (a resume failed): end it.
+	_, ok, err := r.cfg.Locks.TryLock(ctx, executionLock(id))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &bakehouse.Error{Code: bakehouse.ECONFLICT, Message: fmt.Sprintf("execution %s is run by another Bakehouse node: send the cancel to that node (this one cannot stop it)", id)}
+	}
+	defer r.unlock(id)
+	// Read again under the lock: the node that ran it may have ended it.
+	if e, err = r.cfg.Store.Execution(ctx, id); err != nil {
+		return err
+	}
+	if e.Status.Complete() {
+		return &bakehouse.Error{Code: bakehouse.ECONFLICT, Message: fmt.Sprintf("execution %s already ended %s: there is nothing to cancel", id, e.Status)}
+	}
+	// Stored as running but driven by no node (a resume failed): end it.
 	now := r.now()
 	e.Canceled, e.CanceledBy, e.CancelReason = true, user, reason
 	e.Status, e.EndTime = pipeline.Canceled, &now

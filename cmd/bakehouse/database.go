@@ -13,6 +13,7 @@ import (
 	"github.com/bakehouse/bakehouse/bakery"
 	"github.com/bakehouse/bakehouse/pipeline"
 	"github.com/bakehouse/bakehouse/postgres"
+	"github.com/bakehouse/bakehouse/runner"
 	"github.com/bakehouse/bakehouse/sqlite"
 )
 
@@ -29,9 +30,23 @@ type storage struct {
 	bakes     bakehouse.BakeStore
 	pipelines pipeline.Store
 	queue     jobQueue
-	close     func() error
-	where     string // for the start log: the file, or the URL without its password
+	// locks share pipeline runs and the Jenkins poller among the nodes on
+	// one database; sweep is how often a node takes over the runs no node
+	// drives (0 with the embedded database: one node).
+	locks runner.Locks
+	sweep time.Duration
+	close func() error
+	where string // for the start log: the file, or the URL without its password
 }
+
+// runSweep is how often a node on PostgreSQL takes over the pipeline runs
+// that no node drives (their node stopped or died), and leaderRetry how
+// often a node that does not poll Jenkins tries to become the one that
+// does.
+const (
+	runSweep    = 3 * time.Second
+	leaderRetry = 3 * time.Second
+)
 
 // queueSettings are the queue's settings, the same on both stores.
 type queueSettings struct {
@@ -54,7 +69,8 @@ func openStorage(ctx context.Context, databaseURL, dataDir string, run func(ctx 
 			db.Close()
 			return nil, err
 		}
-		return &storage{bakes: sqlite.NewBakeStore(db, queue), pipelines: sqlite.NewPipelineStore(db), queue: queue, close: db.Close, where: path}, nil
+		return &storage{bakes: sqlite.NewBakeStore(db, queue), pipelines: sqlite.NewPipelineStore(db), queue: queue,
+			locks: &runner.LocalLocks{}, close: db.Close, where: path}, nil
 	}
 	u, err := url.Parse(databaseURL)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
@@ -71,7 +87,9 @@ func openStorage(ctx context.Context, databaseURL, dataDir string, run func(ctx 
 		db.Close()
 		return nil, err
 	}
-	return &storage{bakes: postgres.NewBakeStore(db, queue), pipelines: postgres.NewPipelineStore(db), queue: queue, close: db.Close, where: where}, nil
+	locks := postgres.NewLocks(db)
+	return &storage{bakes: postgres.NewBakeStore(db, queue), pipelines: postgres.NewPipelineStore(db), queue: queue,
+		locks: locks, sweep: runSweep, close: func() error { locks.Close(); return db.Close() }, where: where}, nil
 }
 
 // stripSecret keeps the URL's password out of an error that might quote

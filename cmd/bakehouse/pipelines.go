@@ -23,6 +23,10 @@ import (
 type pipelines struct {
 	runner *runner.Runner
 	poller *jenkins.Poller
+	locks  runner.Locks
+	// lead's stop, and done closed when it returned
+	unlead func()
+	led    chan struct{}
 }
 
 // startPipelines wires the runner to the store, the bakery (this server's
@@ -31,7 +35,7 @@ type pipelines struct {
 // records for Find Image from Cluster) and the package repository, and
 // serves it on srv. It resumes the runs a previous process left running
 // once srv serves.
-func startPipelines(cfg fileConfig, store pipeline.Store, srv *bhttp.Server, token string, rp *repo.Repo, dk *docker.Client, ac *aws.Client, baked runner.BakedImages, log *slog.Logger) (*pipelines, error) {
+func startPipelines(cfg fileConfig, st *storage, srv *bhttp.Server, token string, rp *repo.Repo, dk *docker.Client, ac *aws.Client, baked runner.BakedImages, log *slog.Logger) (*pipelines, error) {
 	set := pipeline.DefaultSettings()
 	set.AllowMissingPackageInstallation = cfg.Bakery.AllowMissingPackageInstallation
 	if cfg.Bakery.ExtractBuildDetails != nil {
@@ -44,7 +48,8 @@ func startPipelines(cfg fileConfig, store pipeline.Store, srv *bhttp.Server, tok
 		Baked:    baked,
 		Repo:     pipelineRepo{rp},
 	}
-	p := &pipelines{}
+	store := st.pipelines
+	p := &pipelines{locks: st.locks}
 	var masters *jenkins.Masters
 	if cfg.Jenkins.Enabled && len(cfg.Jenkins.Masters) > 0 {
 		ms := make([]jenkins.Master, len(cfg.Jenkins.Masters))
@@ -57,7 +62,7 @@ func startPipelines(cfg fileConfig, store pipeline.Store, srv *bhttp.Server, tok
 		}
 		tasks.CI = masters
 	}
-	p.runner = runner.New(runner.Config{Store: store, Tasks: tasks, Log: log.With("component", "pipelines")})
+	p.runner = runner.New(runner.Config{Store: store, Tasks: tasks, Log: log.With("component", "pipelines"), Locks: st.locks, Sweep: st.sweep})
 	srv.SetPipelines(p.runner)
 	if masters != nil {
 		poller, err := jenkins.NewPoller(jenkins.PollerConfig{
@@ -77,6 +82,7 @@ func startPipelines(cfg fileConfig, store pipeline.Store, srv *bhttp.Server, tok
 			},
 			Interval: durationOr(cfg.Bakehouse.JenkinsPollInterval, 15*time.Second),
 			Logger:   log.With("component", "jenkins"),
+			Lock:     st.locks.Lock,
 		})
 		if err != nil {
 			return nil, err
@@ -103,7 +109,7 @@ func (p *pipelines) Notified(ctx context.Context, master, job string) (bool, err
 	return false, nil
 }
 
-// start resumes runs and starts polling; srv serves by now.
+// start resumes runs and starts polling on the leader; srv serves by now.
 func (p *pipelines) start(ctx context.Context, log *slog.Logger) {
 	if n, err := p.runner.Resume(ctx); err != nil {
 		log.Error("resuming pipeline runs failed", "err", err)
@@ -111,13 +117,52 @@ func (p *pipelines) start(ctx context.Context, log *slog.Logger) {
 		log.Info("resumed pipeline runs left running by a previous process", "count", n)
 	}
 	if p.poller != nil {
-		p.poller.Start(ctx)
+		lctx, cancel := context.WithCancel(ctx)
+		p.unlead, p.led = cancel, make(chan struct{})
+		go p.lead(lctx, log)
+	}
+}
+
+// lead polls Jenkins while this node holds the leader's lock, and tries
+// to take it every leaderRetry while another node does: one node polls
+// at a time, and another takes over within seconds when it dies (its
+// database session ends and PostgreSQL releases the lock). The only node
+// of the embedded database always leads.
+func (p *pipelines) lead(ctx context.Context, log *slog.Logger) {
+	defer close(p.led)
+	for {
+		lost, ok, err := p.locks.TryLock(ctx, runner.LeaderLock)
+		if err != nil && ctx.Err() == nil {
+			log.Error("taking the Jenkins poller's lock failed", "err", err)
+		}
+		if ok {
+			log.Info("this node polls Jenkins (it holds the Jenkins poller's lock)")
+			p.poller.Start(ctx)
+			select {
+			case <-lost:
+				log.Warn("this node lost the Jenkins poller's lock (its database session ended); it stops polling")
+				p.poller.Stop()
+			case <-ctx.Done():
+				p.poller.Stop()
+				p.locks.Unlock(context.Background(), runner.LeaderLock)
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(leaderRetry):
+		}
 	}
 }
 
 // stop stops polling and driving runs; runs stay RUNNING in the store,
-// to be resumed by the next serve.
+// to be resumed by the next serve, or by another node.
 func (p *pipelines) stop() {
+	if p.unlead != nil {
+		p.unlead()
+		<-p.led
+	}
 	if p.poller != nil {
 		p.poller.Stop()
 	}

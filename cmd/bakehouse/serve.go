@@ -292,7 +292,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 		queue.Stop(context.Background())
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
-	pl, err := startPipelines(cfg, st.pipelines, srv, auth.Token, rp, dk, ac, svc, log)
+	pl, err := startPipelines(cfg, st, srv, auth.Token, rp, dk, ac, svc, log)
 	if err != nil {
 		rescuer.Stop()
 		queue.Stop(context.Background())
