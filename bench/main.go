@@ -7,8 +7,13 @@
 //	    (target p99 < 5 ms at >= 1,000 req/s)
 //	(c) 200 concurrent identical requests -> Packer processes (target 1)
 //	(d) server start time and idle RSS
+//	(e) scale-out: the reuse figures on PostgreSQL with one node and three
+//	    (requests spread over them), 200 identical requests over three
+//	    nodes -> Packer processes (target 1), the start of three nodes on
+//	    one empty database, side by side with SQLite in one table
 //
-// Run it with `make bench` (it needs DOCKER_HOST, packer and dpkg-deb).
+// Run it with `make bench` (it needs DOCKER_HOST, packer, dpkg-deb and
+// Debian's postgresql: it starts a private cluster with postgres/pgtest).
 package main
 
 import (
@@ -146,6 +151,12 @@ func run(runs, reuseN, conc, racers int) error {
 	}
 	packers := b.packerStarts() - before
 
+	// (e) the same on PostgreSQL, one node and three.
+	so, err := b.scaleOut(req, debPath, reuseN, conc, racers)
+	if err != nil {
+		return fmt.Errorf("postgresql: %w", err)
+	}
+
 	fmt.Printf("\nBakehouse benchmarks (%s)\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Printf("(a) bake wall time, median of %d: bakehouse %.2fs, raw packer %.2fs, ratio %.3f (target <= 1.10)\n", runs, mb.Seconds(), mr.Seconds(), mb.Seconds()/mr.Seconds())
 	fmt.Printf("    bakehouse runs: %v\n    raw packer runs: %v\n", round(viaBH), round(raw))
@@ -156,6 +167,9 @@ func run(runs, reuseN, conc, racers int) error {
 	fmt.Printf("    reuse flat out, %d requests from %d clients: p50 %.2fms, p99 %.2fms, %.0f req/s, %d errors\n", reuseN, conc, ms(sp50), ms(sp99), srps, serrs)
 	fmt.Printf("(c) %d concurrent identical requests: %d distinct bake ids, %d packer processes (target 1)\n", racers, len(ids), packers)
 	fmt.Printf("(d) server start %.0fms, idle RSS %.1f MiB\n", ms(startDur), float64(rss)/1024)
+	last := rounds[len(rounds)-1]
+	sq := figures{p50: ms(sp50), p99: ms(sp99), rps: srps, errs: serrs, rateP99: last.p99, rateRPS: last.rps}
+	printTable(sq, len(ids), packers, startDur, so, reuseN, conc, racers)
 	return nil
 }
 
@@ -244,6 +258,11 @@ func rssKiB(pid int) int64 {
 }
 
 func (b *bench) do(method, path string, body any, out any) (int, string) {
+	return b.doAt(b.url, method, path, body, out)
+}
+
+// doAt is do on the server at url (one node of several).
+func (b *bench) doAt(url, method, path string, body any, out any) (int, string) {
 	var rd io.Reader
 	switch v := body.(type) {
 	case nil:
@@ -253,7 +272,7 @@ func (b *bench) do(method, path string, body any, out any) (int, string) {
 		j, _ := json.Marshal(v)
 		rd = bytes.NewReader(j)
 	}
-	req, _ := http.NewRequest(method, b.url+path, rd)
+	req, _ := http.NewRequest(method, url+path, rd)
 	resp, err := b.client.Do(req)
 	if err != nil {
 		return 0, err.Error()
@@ -291,12 +310,17 @@ func (b *bench) bake(req map[string]any, rebake bool) (time.Duration, error) {
 }
 
 func (b *bench) wait(id string) (string, string) {
+	return b.waitAt(b.url, id)
+}
+
+// waitAt is wait, asking the server at url.
+func (b *bench) waitAt(url, id string) (string, string) {
 	for {
 		var st struct {
 			State  string
 			Result *string
 		}
-		b.do("GET", "/api/v1/global/status/"+id, nil, &st)
+		b.doAt(url, "GET", "/api/v1/global/status/"+id, nil, &st)
 		if st.State != "RUNNING" && st.State != "" {
 			r := ""
 			if st.Result != nil {
@@ -328,6 +352,12 @@ func (b *bench) rawPacker(argv []string) (time.Duration, error) {
 
 // reuse sends n identical requests for a completed bake from conc clients.
 func (b *bench) reuse(req map[string]any, n, conc int) (p50, p99 time.Duration, rps float64, errs int64) {
+	return b.reuseAcross([]string{b.url}, req, n, conc)
+}
+
+// reuseAcross is reuse with the requests spread over the servers at urls
+// in turn.
+func (b *bench) reuseAcross(urls []string, req map[string]any, n, conc int) (p50, p99 time.Duration, rps float64, errs int64) {
 	body, _ := json.Marshal(req)
 	lat := make([]time.Duration, n)
 	var next, bad int64
@@ -343,7 +373,7 @@ func (b *bench) reuse(req map[string]any, n, conc int) (p50, p99 time.Duration, 
 					return
 				}
 				var ok bool
-				lat[i], ok = b.reuseOnce(body)
+				lat[i], ok = b.reuseOnceAt(urls[i%int64(len(urls))], body)
 				if !ok {
 					atomic.AddInt64(&bad, 1)
 				}
@@ -360,8 +390,17 @@ func (b *bench) reuse(req map[string]any, n, conc int) (p50, p99 time.Duration, 
 // is sent on schedule whether or not earlier ones have answered) and
 // returns latency percentiles and the rate achieved.
 func (b *bench) reuseAtRate(req map[string]any, rate int, d time.Duration) (p50, p99 time.Duration, rps float64, errs int64) {
+	return b.reuseAtRateAcross([]string{b.url}, req, rate, d)
+}
+
+// reuseAtRateAcross is reuseAtRate with the requests spread over the
+// servers at urls in turn.
+func (b *bench) reuseAtRateAcross(urls []string, req map[string]any, rate int, d time.Duration) (p50, p99 time.Duration, rps float64, errs int64) {
 	body, _ := json.Marshal(req)
-	return atRate(rate, d, func() (time.Duration, bool) { return b.reuseOnce(body) })
+	var next atomic.Int64
+	return atRate(rate, d, func() (time.Duration, bool) {
+		return b.reuseOnceAt(urls[int(next.Add(1))%len(urls)], body)
+	})
 }
 
 // healthAtRate is reuseAtRate for GET /health: the HTTP floor that a reuse
@@ -408,9 +447,9 @@ func atRate(rate int, d time.Duration, once func() (time.Duration, bool)) (p50, 
 
 // reuseOnce sends one bake request that must be answered by reuse, and
 // returns its latency and whether it was.
-func (b *bench) reuseOnce(body []byte) (time.Duration, bool) {
+func (b *bench) reuseOnceAt(url string, body []byte) (time.Duration, bool) {
 	s := time.Now()
-	r, _ := http.NewRequestWithContext(context.Background(), "POST", b.url+"/api/v1/global/bake", bytes.NewReader(body))
+	r, _ := http.NewRequestWithContext(context.Background(), "POST", url+"/api/v1/global/bake", bytes.NewReader(body))
 	resp, err := b.client.Do(r)
 	if err != nil {
 		return time.Since(s), false
