@@ -77,6 +77,13 @@ func (l *LocalLocks) Lock(ctx context.Context, key string) (func(), error) {
 	}
 }
 
+// CancelRelay carries a cancel received by one node to the node that
+// drives the execution (postgres.ExecutionCancels: NOTIFY and LISTEN);
+// that node passes it to its Runner's Relayed.
+type CancelRelay interface {
+	Send(ctx context.Context, id, user, reason string) error
+}
+
 // executionLock is the lock key of execution id.
 func executionLock(id string) string { return "execution:" + id }
 

@@ -36,6 +36,9 @@ type Config struct {
 	// stopped or died) are taken over, after Resume; 0 for never (one
 	// node resumes its executions when it starts again).
 	Sweep time.Duration
+	// Relay carries a cancel to the node that drives the execution; nil
+	// with one node.
+	Relay CancelRelay
 }
 
 // Runner is the pipeline.Service: it stores configs and runs executions.

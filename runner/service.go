@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/bakehouse/bakehouse"
 	"github.com/bakehouse/bakehouse/pipeline"
@@ -115,8 +116,14 @@ func (r *Runner) Cancel(ctx context.Context, id, user, reason string) error {
 	ru := r.active[id]
 	r.mu.Unlock()
 	if ru != nil {
-		ru.cancel(user, reason)
-		return nil
+		// A run that has just ended is answered from the store below.
+		ru.mu.Lock()
+		ended := ru.ended
+		ru.mu.Unlock()
+		if !ended {
+			ru.cancel(user, reason)
+			return nil
+		}
 	}
 	e, err := r.cfg.Store.Execution(ctx, id)
 	if err != nil {
@@ -130,7 +137,7 @@ func (r *Runner) Cancel(ctx context.Context, id, user, reason string) error {
 		return err
 	}
 	if !ok {
-		return &bakehouse.Error{Code: bakehouse.ECONFLICT, Message: fmt.Sprintf("execution %s is run by another Bakehouse node: send the cancel to that node (this one cannot stop it)", id)}
+		return r.relayCancel(ctx, id, user, reason)
 	}
 	defer r.unlock(id)
 	// Read again under the lock: the node that ran it may have ended it.
@@ -145,6 +152,50 @@ func (r *Runner) Cancel(ctx context.Context, id, user, reason string) error {
 	e.Canceled, e.CanceledBy, e.CancelReason = true, user, reason
 	e.Status, e.EndTime = pipeline.Canceled, &now
 	return r.cfg.Store.SaveExecution(ctx, e)
+}
+
+// relayCancelWait is how long a cancel sent to the node that drives the
+// execution may take to show in the store.
+const relayCancelWait = 10 * time.Second
+
+// relayCancel sends the cancel of execution id, which another node
+// drives, to that node, and waits until the execution ended.
+func (r *Runner) relayCancel(ctx context.Context, id, user, reason string) error {
+	if r.cfg.Relay == nil {
+		return &bakehouse.Error{Code: bakehouse.ECONFLICT, Message: fmt.Sprintf("execution %s is run by another Bakehouse node, and this one cannot reach it", id)}
+	}
+	if err := r.cfg.Relay.Send(ctx, id, user, reason); err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(relayCancelWait); ; {
+		e, err := r.cfg.Store.Execution(ctx, id)
+		if err != nil {
+			return err
+		}
+		if e.Status.Complete() {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("execution %s: the node that runs it did not cancel it within %s; try again", id, relayCancelWait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Relayed cancels execution id if this node drives it: another node
+// received the cancel (see Config.Relay).
+func (r *Runner) Relayed(id, user, reason string) {
+	r.mu.Lock()
+	ru := r.active[id]
+	r.mu.Unlock()
+	if ru != nil {
+		r.cfg.Log.Info("cancel received by another node", "execution", id)
+		ru.cancel(user, reason)
+	}
 }
 
 func atoi(v any) (int, bool) {

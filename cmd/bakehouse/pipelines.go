@@ -14,6 +14,7 @@ import (
 	bhttp "github.com/bakehouse/bakehouse/http"
 	"github.com/bakehouse/bakehouse/jenkins"
 	"github.com/bakehouse/bakehouse/pipeline"
+	"github.com/bakehouse/bakehouse/postgres"
 	"github.com/bakehouse/bakehouse/repo"
 	"github.com/bakehouse/bakehouse/runner"
 )
@@ -24,9 +25,13 @@ type pipelines struct {
 	runner *runner.Runner
 	poller *jenkins.Poller
 	locks  runner.Locks
+	// cancels brings the cancels other nodes received for the runs this
+	// node drives (PostgreSQL only).
+	cancels *postgres.ExecutionCancels
 	// lead's stop, and done closed when it returned
-	unlead func()
-	led    chan struct{}
+	unlead   func()
+	led      chan struct{}
+	unlisten func()
 }
 
 // startPipelines wires the runner to the store, the bakery (this server's
@@ -62,7 +67,11 @@ func startPipelines(cfg fileConfig, st *storage, srv *bhttp.Server, token string
 		}
 		tasks.CI = masters
 	}
-	p.runner = runner.New(runner.Config{Store: store, Tasks: tasks, Log: log.With("component", "pipelines"), Locks: st.locks, Sweep: st.sweep})
+	rc := runner.Config{Store: store, Tasks: tasks, Log: log.With("component", "pipelines"), Locks: st.locks, Sweep: st.sweep}
+	if st.cancels != nil {
+		rc.Relay, p.cancels = st.cancels, st.cancels
+	}
+	p.runner = runner.New(rc)
 	srv.SetPipelines(p.runner)
 	if masters != nil {
 		poller, err := jenkins.NewPoller(jenkins.PollerConfig{
@@ -116,6 +125,11 @@ func (p *pipelines) start(ctx context.Context, log *slog.Logger) {
 	} else if n > 0 {
 		log.Info("resumed pipeline runs left running by a previous process", "count", n)
 	}
+	if p.cancels != nil {
+		lctx, cancel := context.WithCancel(ctx)
+		p.unlisten = cancel
+		go p.cancels.Listen(lctx, p.runner.Relayed)
+	}
 	if p.poller != nil {
 		lctx, cancel := context.WithCancel(ctx)
 		p.unlead, p.led = cancel, make(chan struct{})
@@ -159,6 +173,9 @@ func (p *pipelines) lead(ctx context.Context, log *slog.Logger) {
 // stop stops polling and driving runs; runs stay RUNNING in the store,
 // to be resumed by the next serve, or by another node.
 func (p *pipelines) stop() {
+	if p.unlisten != nil {
+		p.unlisten()
+	}
 	if p.unlead != nil {
 		p.unlead()
 		<-p.led

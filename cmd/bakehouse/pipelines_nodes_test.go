@@ -139,3 +139,34 @@ func TestPipelineRunMovesToLiveNode(t *testing.T) {
 		t.Fatalf("stage After: %+v", s)
 	}
 }
+
+// TestPipelineCancelOnOtherNode: a cancel sent to node B for a run that
+// node A drives reaches A (NOTIFY), which cancels it: B answers once the
+// run ended CANCELED, and the next stage never starts.
+func TestPipelineCancelOnOtherNode(t *testing.T) {
+	cfg := "bakehouse:\n  database: " + pgtest.URL(t) + "\n"
+	a := startServer(t, t.TempDir(), cfg, nil)
+	b := startServer(t, t.TempDir(), cfg, nil)
+	const p = `{"application": "app", "name": "long", "stages": [
+	  {"refId": "1", "type": "wait", "name": "Long wait", "waitTime": 600},
+	  {"refId": "2", "type": "wait", "name": "After", "waitTime": 0, "requisiteStageRefIds": ["1"]}]}`
+	if code, body, _ := call(t, "POST", a.url+"/pipelines", p, nil); code != 200 {
+		t.Fatalf("save: %d %s", code, body)
+	}
+	var ref struct{ Ref string }
+	if code, body, _ := call(t, "POST", a.url+"/pipelines/app/long", `{"type":"manual","user":"anna"}`, &ref); code != 202 {
+		t.Fatalf("start: %d %s", code, body)
+	}
+	id := strings.TrimPrefix(ref.Ref, "/pipelines/")
+	if code, body, _ := call(t, "PUT", b.url+"/pipelines/"+id+"/cancel?reason=moved", nil, nil); code != 200 {
+		t.Fatalf("cancel on node b: %d %s", code, body)
+	}
+	var e pipeline.Execution
+	call(t, "GET", b.url+"/pipelines/"+id, nil, &e)
+	if e.Status != pipeline.Canceled || e.CancelReason != "moved" || !strings.Contains(a.stderr.String(), "cancel received by another node") {
+		t.Fatalf("after the cancel on node b: %s (reason %q); node a:\n%s", e.Status, e.CancelReason, a.stderr.String())
+	}
+	if s := stageNamed(&e, "After"); s == nil || s.Status != pipeline.NotStarted {
+		t.Fatalf("stage After: %+v", s)
+	}
+}
