@@ -275,8 +275,101 @@ func (b *bench) scaleOut(req map[string]any, deb string, reuseN, conc, racers in
 	}
 	so.racerIDs = len(ids)
 	so.racerPackers = b.packerStarts() - before
-	so.kill = "pending: needs the dead-node rescue (issue 9, nodes)"
+	so.kill = b.killNode(nodes, c.URL("bakes"), req)
 	return so, nil
+}
+
+// killNode bakes on the nodes, kills with SIGKILL the node whose Packer
+// runs the bake (the Packer wrapper records its pid; its parent is the
+// node), and returns the time until another node reports the bake ended.
+// The killed node is started again on its data dir afterwards, to remove
+// what its bake left, and replaces the dead one in nodes.
+func (b *bench) killNode(nodes []*node, dbURL string, req map[string]any) string {
+	before := map[string]bool{}
+	for _, pid := range b.packerPIDs() {
+		before[pid] = true
+	}
+	r := map[string]any{}
+	for k, v := range req {
+		r[k] = v
+	}
+	r["ami_name"] = fmt.Sprintf("kill-%d", time.Now().UnixNano())
+	var st struct{ ID string }
+	if code, body := b.doAt(nodes[0].url, "POST", "/api/v1/global/bake", r, &st); code != 200 {
+		return fmt.Sprintf("bake failed: %d %s", code, body)
+	}
+	victim, packerPID := -1, 0
+	for deadline := time.Now().Add(2 * time.Minute); victim < 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return "no node started Packer for the bake within 2 min"
+		}
+		for _, pid := range b.packerPIDs() {
+			if before[pid] {
+				continue
+			}
+			fmt.Sscan(pid, &packerPID)
+			for i, n := range nodes {
+				if parentPID(packerPID) == n.cmd.Process.Pid {
+					victim = i
+				}
+			}
+		}
+	}
+	survivor := nodes[(victim+1)%len(nodes)]
+	t0 := time.Now()
+	nodes[victim].kill9()
+	var state, result string
+	for deadline := t0.Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		var s struct {
+			State  string
+			Result *string
+		}
+		b.doAt(survivor.url, "GET", "/api/v1/global/status/"+st.ID, nil, &s)
+		if s.State != "RUNNING" && s.State != "" {
+			state = s.State
+			if s.Result != nil {
+				result = *s.Result
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			state = "still RUNNING 2 min after the kill"
+			break
+		}
+	}
+	d := time.Since(t0)
+	// The dead node's Packer lives on in its own process group: stop it,
+	// then start the node again so that it removes its containers.
+	syscall.Kill(-packerPID, syscall.SIGKILL)
+	syscall.Kill(packerPID, syscall.SIGKILL)
+	if n, err := b.startNode(nodes[victim].name, dbURL); err == nil {
+		nodes[victim] = n
+	}
+	if result == "" {
+		return state
+	}
+	return fmt.Sprintf("%.1f s (%s/%s)", d.Seconds(), state, result)
+}
+
+// packerPIDs are the pids the Packer wrapper recorded, oldest first.
+func (b *bench) packerPIDs() []string {
+	data, _ := os.ReadFile(b.countFile)
+	return strings.Fields(string(data))
+}
+
+// parentPID is pid's parent's pid, 0 if pid is gone.
+func parentPID(pid int) int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// pid (comm) state ppid ...: comm may hold spaces, so read after ")".
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	var state string
+	var ppid int
+	fmt.Sscan(s[i+1:], &state, &ppid)
+	return ppid
 }
 
 // kill9 kills the node as a crash would.
@@ -288,7 +381,7 @@ func (n *node) kill9() {
 // printTable prints the SQLite and PostgreSQL figures side by side.
 func printTable(sq figures, sqRacerIDs, sqRacerPackers int, sqStart time.Duration, so *scaleOut, reuseN, conc, racers int) {
 	fmt.Printf("\nSQLite and PostgreSQL %s (private cluster on a unix socket, fsync on) side by side; reuse flat out: %d requests from %d clients; at rate: 1000 req/s offered for 5 s; requests spread over the nodes in turn\n", so.pgVersion, reuseN, conc)
-	row := func(what, a, b, c string) { fmt.Printf("  %-44s %-20s %-20s %-20s\n", what, a, b, c) }
+	row := func(what, a, b, c string) { fmt.Printf("  %-50s %-20s %-20s %-20s\n", what, a, b, c) }
 	f := func(format string, v ...any) string { return fmt.Sprintf(format, v...) }
 	row("", "SQLite, 1 node", "PostgreSQL, 1 node", "PostgreSQL, 3 nodes")
 	row("reuse p50, flat out", f("%.2f ms", sq.p50), f("%.2f ms", so.one.p50), f("%.2f ms", so.three.p50))

@@ -49,6 +49,8 @@ func NewLocks(db *DB) *Locks {
 // (its session ended): the work it guards must stop then, for another
 // node may take it. A key this node holds already is held once.
 func (l *Locks) TryLock(ctx context.Context, key string) (lost <-chan struct{}, ok bool, err error) {
+	ctx, cancel := sessionContext(ctx)
+	defer cancel()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.conn == nil {
@@ -74,6 +76,8 @@ func (l *Locks) TryLock(ctx context.Context, key string) (lost <-chan struct{}, 
 
 // Unlock releases key's lock (nothing when this node does not hold it).
 func (l *Locks) Unlock(ctx context.Context, key string) error {
+	ctx, cancel := sessionContext(ctx)
+	defer cancel()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.held[key] || l.conn == nil {
@@ -87,6 +91,14 @@ func (l *Locks) Unlock(ctx context.Context, key string) error {
 		return fmt.Errorf("unlock %s: %w", key, err)
 	}
 	return nil
+}
+
+// sessionContext is ctx for a statement on the locks' session, without
+// ctx's cancel: a statement cancelled midway (a client that hung up on
+// the request that starts a run) ends the session, and with it every lock
+// the node holds. A timeout bounds it instead.
+func sessionContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 }
 
 // Lock waits until it holds key's lock, on a pooled connection of its
