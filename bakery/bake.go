@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
@@ -307,6 +308,37 @@ func (s *Service) Busy(id string) bool {
 	return ok
 }
 
+// FollowLog copies a bake's log to w as it is written, whichever node runs
+// the bake, until its run ends (then everything it wrote is copied) or ctx
+// ends; flush is called after each chunk. The HTTP follow and the UI's
+// live log both use it.
+func (s *Service) FollowLog(ctx context.Context, id string, w io.Writer, flush func()) error {
+	return s.logs.Follow(ctx, id, w, flush, func() bool { return !s.runsSomewhere(ctx, id) })
+}
+
+// runsSomewhere reports whether a node still runs (or will run) bake id:
+// while it is RUNNING, and after it ended while its queue job is alive,
+// because the job's worker writes the bake's last lines (a cancel's, and
+// what its cleanup removed) before it returns. Errors count as not running,
+// so that a follower does not wait forever on a store it cannot read.
+func (s *Service) runsSomewhere(ctx context.Context, id string) bool {
+	if s.Busy(id) {
+		return true
+	}
+	b, err := s.store.Bake(ctx, id)
+	if err != nil {
+		return false
+	}
+	if b.State == bakehouse.StateRunning {
+		return true
+	}
+	if s.queue == nil || b.JobID == 0 {
+		return false
+	}
+	alive, err := s.queue.JobAlive(ctx, b.JobID)
+	return err == nil && alive
+}
+
 // reuseNoteEvery limits how often a reuse is written to the reused bake's
 // log, so that a busy pipeline polling with the same request does not grow
 // the log without bound; the line counts the reuses it stands for.
@@ -341,7 +373,7 @@ func (s *Service) LogsByImage(ctx context.Context, region, imageID string) (stri
 	if b == nil {
 		return "", &bakehouse.Error{Code: bakehouse.ENOTFOUND, Field: "imageId", Message: fmt.Sprintf("Unable to retrieve logs for image id '%s'.", imageID)}
 	}
-	content, err := s.logs.Read(b.ID)
+	content, err := s.logs.Read(ctx, b.ID)
 	if err != nil {
 		return "", &bakehouse.Error{Code: bakehouse.ENOTFOUND, Field: "imageId", Message: fmt.Sprintf("Unable to retrieve logs for image id '%s'.", imageID)}
 	}

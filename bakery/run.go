@@ -65,6 +65,7 @@ func (s *Service) RunBake(ctx context.Context, id string) error {
 	}
 	if rec.State != bakehouse.StateRunning {
 		s.forgetSecrets(id)
+		s.logs.Close(id)
 		return nil // canceled while queued, or recovered after a restart
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -96,7 +97,7 @@ func (s *Service) RunBake(ctx context.Context, id string) error {
 		fin.State, fin.Result, fin.Details = bakehouse.StateCompleted, bakehouse.ResultSuccess, details
 		logf("Bake %s completed: %s", id, details.ImageName)
 	case ctx.Err() != nil:
-		cause := context.Cause(ctx)
+		cause := s.cancelCause(ctx, id)
 		fin.State, fin.Result, fin.Error = bakehouse.StateCanceled, bakehouse.ResultFailure, cause.Error()
 		logf("Bake %s canceled: %v", id, cause)
 	default:
@@ -125,6 +126,20 @@ func (s *Service) RunBake(ctx context.Context, id string) error {
 	}
 	s.logs.Close(id)
 	return nil
+}
+
+// cancelCause says why a bake's run was canceled. A cancel or rebake that
+// reached another node ended the bake in the store and canceled its queue
+// job, and the queue canceled this run's context (River notifies the node
+// that runs the job): the stored error says why, in the queue's stead.
+func (s *Service) cancelCause(ctx context.Context, id string) error {
+	cause := context.Cause(ctx)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if b, err := s.store.Bake(rctx, id); err == nil && b.State != bakehouse.StateRunning && b.Error != "" {
+		return errors.New(b.Error)
+	}
+	return cause
 }
 
 // execute runs the plan stored with the bake, exactly: the request is not
@@ -208,7 +223,7 @@ func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *ph
 			if ph := phaseOf(line); ph != "" {
 				pt.enter(ph)
 			}
-			s.logs.Append(rec.ID, line)
+			s.logs.Line(rec.ID, line)
 		},
 	})
 	if ctx.Err() != nil {

@@ -70,7 +70,7 @@ type Queue interface {
 type Config struct {
 	Rosco        bakehouse.Config
 	WorkDir      string        // per-bake scratch directories
-	LogDir       string        // bake logs, one file per bake
+	LogDir       string        // bake logs, one file per bake, unless Deps.Logs is set
 	BakeTimeout  time.Duration // default 30m
 	CancelGrace  time.Duration // SIGINT -> SIGKILL; default 10s
 	BaseImageTTL time.Duration // how long a resolved base image id is trusted; default 5s
@@ -124,6 +124,8 @@ type Deps struct {
 	AWS     AWSImages // nil: names cannot be resolved, no collision check
 	Metrics *Metrics
 	Logger  *slog.Logger
+	// Logs keeps the bake logs; nil: one file per bake in Config.LogDir.
+	Logs LogBackend
 }
 
 // New returns a service. Call SetQueue before the first bake.
@@ -146,10 +148,14 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics(nil)
 	}
-	logs, err := NewLogStore(cfg.LogDir)
-	if err != nil {
-		return nil, err
+	if d.Logs == nil {
+		files, err := NewFileLogs(cfg.LogDir)
+		if err != nil {
+			return nil, err
+		}
+		d.Logs = files
 	}
+	logs := NewLogStore(d.Logs, d.Logger)
 	return &Service{
 		cfg: cfg, store: d.Store, packer: d.Packer, docker: d.Docker, repo: d.Repo, aws: d.AWS,
 		logs: logs, metrics: d.Metrics, log: d.Logger,

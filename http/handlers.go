@@ -200,7 +200,6 @@ func recordJSON(rec *bakehouse.BakeRecord) map[string]any {
 func (s *Server) handleLogs() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		logs := s.bakery.Logs()
 		if r.URL.Query().Get("follow") == "1" {
 			if _, err := s.bakery.Status(r.Context(), id); err != nil {
 				writeError(w, r, err)
@@ -211,14 +210,10 @@ func (s *Server) handleLogs() http.Handler {
 			w.WriteHeader(http.StatusOK)
 			rc := http.NewResponseController(w)
 			rc.Flush()
-			done := func() bool {
-				st, err := s.bakery.Status(r.Context(), id)
-				return err != nil || (st.State != bakehouse.StateRunning && !s.bakery.Busy(id))
-			}
-			logs.Follow(r.Context(), id, w, func() { rc.Flush() }, done)
+			s.bakery.FollowLog(r.Context(), id, w, func() { rc.Flush() })
 			return
 		}
-		content, err := logs.Read(id)
+		content, err := s.bakery.Logs().Read(r.Context(), id)
 		if err != nil {
 			writeError(w, r, err)
 			return

@@ -31,7 +31,8 @@ type Bakery interface {
 	Config() bakehouse.Config
 	Instance() string
 	Logs() *bakery.LogStore
-	Busy(id string) bool
+	// FollowLog streams a bake's log while any node runs the bake.
+	FollowLog(ctx context.Context, id string, w io.Writer, flush func()) error
 	LogsByImage(ctx context.Context, region, imageID string) (string, error)
 	DeleteExecutions(ctx context.Context, ids []string) error
 }

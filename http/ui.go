@@ -177,7 +177,7 @@ func (s *Server) handleUIBake() http.Handler {
 		}
 		d.ExecutionID, _, _ = strings.Cut(rec.Request.SpinnakerExecutionID, ":")
 		if !sum.Running {
-			d.Log, _ = s.bakery.Logs().Read(rec.ID)
+			d.Log, _ = s.bakery.Logs().Read(r.Context(), rec.ID)
 		}
 		s.page(w, r, http.StatusOK, "bake", "Bake "+rec.ID, "bakery", d)
 	})
@@ -194,11 +194,7 @@ func (s *Server) handleUIBakeLog() http.Handler {
 		}
 		ev := startEvents(w)
 		lw := &sseLines{ev: ev}
-		done := func() bool {
-			st, err := s.bakery.Status(r.Context(), id)
-			return err != nil || (st.State != bakehouse.StateRunning && !s.bakery.Busy(id))
-		}
-		s.bakery.Logs().Follow(r.Context(), id, lw, ev.flush, done)
+		s.bakery.FollowLog(r.Context(), id, lw, ev.flush)
 		lw.close()
 		ev.send("end", "")
 	})

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/bakehouse/bakehouse"
+	"github.com/bakehouse/bakehouse/bakery"
 	"github.com/bakehouse/bakehouse/pipeline"
 	"github.com/bakehouse/bakehouse/sqlite"
 	"github.com/bakehouse/bakehouse/storetest"
@@ -69,5 +70,20 @@ func TestPipelineStore(t *testing.T) {
 		}
 		t.Cleanup(func() { db.Close() })
 		return sqlite.NewPipelineStore(db)
+	})
+}
+
+// TestLogs runs the log contract on the SQLite store's log files: a node is
+// another process on the same data dir.
+func TestLogs(t *testing.T) {
+	storetest.ExerciseLogs(t, func(t *testing.T) func() storetest.LogNode {
+		dir := t.TempDir()
+		return func() storetest.LogNode {
+			f, err := bakery.NewFileLogs(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return storetest.LogNode{Backend: f}
+		}
 	})
 }

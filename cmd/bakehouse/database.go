@@ -38,8 +38,11 @@ type storage struct {
 	// cancels carries a pipeline run's cancel to the node that drives it
 	// (nil with the embedded database).
 	cancels *postgres.ExecutionCancels
-	close   func() error
-	where   string // for the start log: the file, or the URL without its password
+	// logs keeps bake logs in the database, so every node serves them;
+	// nil: one file per bake in the data dir (one node).
+	logs  *postgres.LogStore
+	close func() error
+	where string // for the start log: the file, or the URL without its password
 }
 
 // runSweep is how often a node on PostgreSQL takes over the pipeline runs
@@ -92,7 +95,8 @@ func openStorage(ctx context.Context, databaseURL, dataDir string, run func(ctx 
 	}
 	locks := postgres.NewLocks(db)
 	return &storage{bakes: postgres.NewBakeStore(db, queue), pipelines: postgres.NewPipelineStore(db), queue: queue,
-		locks: locks, sweep: runSweep, cancels: postgres.NewExecutionCancels(db), close: func() error { locks.Close(); return db.Close() }, where: where}, nil
+		locks: locks, sweep: runSweep, cancels: postgres.NewExecutionCancels(db), logs: postgres.NewLogStore(db),
+		close: func() error { locks.Close(); return db.Close() }, where: where}, nil
 }
 
 // stripSecret keeps the URL's password out of an error that might quote

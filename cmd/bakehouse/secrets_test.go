@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,16 +9,25 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bakehouse/bakehouse/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 // TestSecretsMaskedEverywhere configures AWS credentials as
 // packer.additionalParameters in both forms Packer accepts, sends one as
 // an extended attribute too, and makes Packer print its arguments: no
 // secret value may reach the plan, the stored record, the log, the API,
-// /metrics or any file of the data directory, while Packer still gets
-// them in clear.
+// /metrics, any file of the data directory or any row of the PostgreSQL
+// database (bakes, log lines, queue jobs), while Packer still gets them in
+// clear.
 func TestSecretsMaskedEverywhere(t *testing.T) {
 	needBakeTools(t)
+	t.Run("sqlite", func(t *testing.T) { testSecretsMasked(t, "") })
+	t.Run("postgres", func(t *testing.T) { testSecretsMasked(t, pgtest.URL(t)) })
+}
+
+func testSecretsMasked(t *testing.T, dbURL string) {
 	const (
 		s   = "S-additional-secret-5521"
 		k   = "K-additional-access-8832"
@@ -38,6 +48,9 @@ func TestSecretsMaskedEverywhere(t *testing.T) {
 	}
 	cfg := "bakehouse:\n  packerPath: " + wrapper + "\n" +
 		"packer:\n  additionalParameters: [\"-var=aws_secret_key=" + s + "\", \"-var\", \"aws_access_key=" + k + "\"]\n"
+	if dbURL != "" {
+		cfg = strings.Replace(cfg, "bakehouse:\n", "bakehouse:\n  database: "+dbURL+"\n", 1)
+	}
 	dataDir := t.TempDir()
 	srv := startServer(t, dataDir, cfg, nil)
 	upload(t, srv, sampleDeb(t, "0.5.0-h5.c4baff4"))
@@ -110,4 +123,42 @@ func TestSecretsMaskedEverywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if dbURL != "" {
+		rows := databaseRows(t, dbURL)
+		if !strings.Contains(rows, "packer got: ") {
+			t.Errorf("the bake's log lines are not in the database:\n%s", rows)
+		}
+		noSecret("the PostgreSQL database", rows)
+	}
+}
+
+// databaseRows is every row of every table of the database, as text.
+func databaseRows(t *testing.T, dbURL string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables
+WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) < 3 {
+		t.Fatalf("tables %v, %v", tables, err)
+	}
+	var all strings.Builder
+	for _, table := range tables {
+		var text *string
+		if err := conn.QueryRow(ctx, `SELECT string_agg(t::text, E'\n') FROM `+table+` t`).Scan(&text); err != nil {
+			t.Fatalf("%s: %v", table, err)
+		}
+		if text != nil {
+			all.WriteString(table + ":\n" + *text + "\n")
+		}
+	}
+	return all.String()
 }

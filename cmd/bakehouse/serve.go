@@ -233,6 +233,9 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 	defer st.close()
 	queue := st.queue
 	deps.Store = st.bakes
+	if st.logs != nil {
+		deps.Logs = st.logs
+	}
 	if e.wrapStore != nil {
 		deps.Store = e.wrapStore(deps.Store)
 	}
@@ -254,6 +257,13 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 		return err
 	}
 	svc.SetQueue(queue)
+	if st.logs != nil {
+		// Followers on this node of bakes run by other nodes are woken by
+		// their NOTIFY.
+		lctx, lcancel := context.WithCancel(ctx)
+		defer lcancel()
+		go st.logs.Listen(lctx, svc.Logs().Wake, log.With("component", "logs"))
+	}
 
 	// Restart recovery before any new bake runs.
 	n, err := svc.Recover(ctx)
