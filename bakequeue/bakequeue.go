@@ -132,6 +132,10 @@ func New[TTx any](driver riverdriver.Driver[TTx], run RunFunc, cfg Config, fetch
 	return &Queue[TTx]{client: client, wake: fetch.WakeOnCommit, log: cfg.Logger}, nil
 }
 
+// Client is the River client, for River UI (riverui), which lists and
+// acts on the jobs through it.
+func (q *Queue[TTx]) Client() *river.Client[TTx] { return q.client }
+
 // Start starts working jobs.
 func (q *Queue[TTx]) Start(ctx context.Context) error { return q.client.Start(ctx) }
 

@@ -154,6 +154,9 @@ func TestAuthMutatingRoutes(t *testing.T) {
 		"POST /ui/executions/{id}/cancel":     true,
 		"GET /ui/bakery":                      false,
 		"GET /ui/executions/{id}/events":      false,
+		// River UI shows jobs' arguments and acts on jobs.
+		"/riverui/": true,
+		"/riverui":  true,
 	}
 	for _, rt := range bhttp.Routes() {
 		if w, ok := want[rt.Pattern]; ok && w != rt.Mutates {

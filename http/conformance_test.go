@@ -17,8 +17,9 @@ import (
 
 // TestConformanceAPI runs every case of testdata/conformance/api.json (a
 // copy of shared/conformance/api.json, Rosco's HTTP behaviour as data;
-// keep it in step) against the real handler, bakery service and SQLite
-// store. Preconditions are set up through the store and the bakery's log
+// keep it in step) against the real handler and bakery service, on each
+// store: SQLite, and PostgreSQL (skipped when it is not installed, unless
+// BAKEHOUSE_INTEGRATION=1). Preconditions are set up through the store and the bakery's log
 // store; only Packer and the Docker engine are faked.
 //
 // Rosco's controller tests use cloud_provider_type "gce". Bakehouse bakes
@@ -28,6 +29,12 @@ import (
 // the real key "bake:docker:ubuntu:kato"), except in the cases that are
 // about gce being unknown (keepGCE).
 func TestConformanceAPI(t *testing.T) {
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) { testConformanceAPI(t, store) })
+	}
+}
+
+func testConformanceAPI(t *testing.T, store string) {
 	cases := loadAPICases(t)
 	tests := apiTests()
 	var passed, failed []string
@@ -39,7 +46,7 @@ func TestConformanceAPI(t *testing.T) {
 			t.Errorf("duplicate case id %s", c.ID)
 		}
 		seen[c.ID] = true
-		a := &apiTest{c: c}
+		a := &apiTest{c: c, store: store}
 		ran := false
 		ok := t.Run(c.ID, func(t *testing.T) {
 			a.T, ran = t, true
@@ -65,7 +72,7 @@ func TestConformanceAPI(t *testing.T) {
 			t.Errorf("apiTests has %s, which is not a case of api.json", id)
 		}
 	}
-	msg := fmt.Sprintf("conformance api.json: passed %d/%d (skipped %d: %s)", len(passed), len(cases), len(skipped), orNone(skipped))
+	msg := fmt.Sprintf("conformance api.json on %s: passed %d/%d (skipped %d: %s)", store, len(passed), len(cases), len(skipped), orNone(skipped))
 	if len(failed) > 0 {
 		msg += fmt.Sprintf("; failed %d: %s", len(failed), strings.Join(failed, ", "))
 	}
@@ -184,7 +191,14 @@ func mapGCE(v any) any {
 type apiTest struct {
 	*testing.T
 	c          apiCase
+	store      string // "sqlite" or "postgres"
 	skipReason string
+}
+
+// env is newEnv on the case's store.
+func (a *apiTest) env(t testing.TB, opts ...envOption) *env {
+	t.Helper()
+	return newEnv(t, append([]envOption{onStore(a.store)}, opts...)...)
 }
 
 // skip skips the case with a reason for the summary line.

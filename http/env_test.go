@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bakehouse/bakehouse"
+	"github.com/bakehouse/bakehouse/bakequeue"
 	"github.com/bakehouse/bakehouse/bakery"
 	bhttp "github.com/bakehouse/bakehouse/http"
 	"github.com/bakehouse/bakehouse/sqlite"
@@ -55,24 +56,36 @@ func testConfig(configDir string) bakehouse.Config {
 }
 
 // env is one bakery behind the real HTTP handler: the real bakery
-// service over the real SQLite store (no queue: tests run bakes with
-// RunBake, as the queue's worker would), with fake Packer and Docker.
+// service over a real store, SQLite unless onStore says "postgres" (no
+// queue: tests run bakes with RunBake, as the queue's worker would), with
+// fake Packer and Docker.
 type env struct {
 	t      testing.TB
 	svc    *bakery.Service
-	store  *sqlite.BakeStore
-	queue  *sqlite.Queue // nil unless withQueue
+	store  bakehouse.BakeStore // the store itself, not wrapped
+	queue  envQueue            // nil unless withQueue
 	reg    *prometheus.Registry
 	packer *fakePacker
-	logDir string
+	logDir string // "" on postgres: the logs are rows
+	dbURL  string // the PostgreSQL database, on postgres
 	srv    *httptest.Server
+}
+
+// envQueue is the bake queue of either store.
+type envQueue interface {
+	bakery.Queue
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
 }
 
 // envSetup is what envOptions change before the bakery is built.
 type envSetup struct {
 	cfg   bakery.Config
 	wrap  func(bakehouse.BakeStore) bakehouse.BakeStore
-	queue *sqlite.QueueConfig // nil: no queue, tests run bakes with runBake
+	queue *bakequeue.Config // nil: no queue, tests run bakes with runBake
+	idle  bool              // the queue is attached but not started
+	store string            // "sqlite" (the default) or "postgres"
+	dbURL string            // postgres: a database another env uses (another node)
 }
 
 type envOption func(*envSetup)
@@ -83,13 +96,30 @@ func withRosco(f func(*bakehouse.Config)) envOption {
 	return func(s *envSetup) { f(&s.cfg.Rosco) }
 }
 
-// withStore gives the bakery wrap(store) instead of the SQLite store.
+// withStore gives the bakery wrap(store) instead of the store.
 func withStore(wrap func(bakehouse.BakeStore) bakehouse.BakeStore) envOption {
 	return func(s *envSetup) { s.wrap = wrap }
 }
 
 // withQueue runs bakes through the real queue, started, as serve does.
-func withQueue(cfg sqlite.QueueConfig) envOption { return func(s *envSetup) { s.queue = &cfg } }
+func withQueue(cfg bakequeue.Config) envOption { return func(s *envSetup) { s.queue = &cfg } }
+
+// withIdleQueue attaches a queue that is never started: a node that runs
+// no bake itself but cancels through the queue.
+func withIdleQueue() envOption {
+	return func(s *envSetup) { s.queue, s.idle = &bakequeue.Config{}, true }
+}
+
+// onStore runs the bakery on store: "sqlite" or "postgres" (a fresh
+// database on the package's private cluster; the test skips when
+// PostgreSQL is not installed, unless BAKEHOUSE_INTEGRATION=1).
+func onStore(store string) envOption { return func(s *envSetup) { s.store = store } }
+
+// onDatabase runs the bakery on the PostgreSQL database of another env: a
+// second node.
+func onDatabase(url string) envOption {
+	return func(s *envSetup) { s.store, s.dbURL = "postgres", url }
+}
 
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
@@ -102,51 +132,88 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if err := os.WriteFile(filepath.Join(configDir, "docker.json"), []byte(`{"builders": [{"type": "docker"}]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(dir, "bakehouse.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
 	reg := prometheus.NewRegistry()
 	pk := newFakePacker()
 	setup := envSetup{cfg: bakery.Config{
 		Rosco: testConfig(configDir), WorkDir: filepath.Join(dir, "work"), LogDir: filepath.Join(dir, "logs"),
 		BakeTimeout: time.Minute, CancelGrace: time.Second,
-	}}
+	}, store: "sqlite"}
 	for _, o := range opts {
 		o(&setup)
 	}
 	cfg := setup.cfg
 	var svc *bakery.Service
-	var queue *sqlite.Queue
-	if setup.queue != nil {
-		queue, err = sqlite.NewQueue(context.Background(), db, func(ctx context.Context, id string) error { return svc.RunBake(ctx, id) }, *setup.queue)
-		if err != nil {
-			t.Fatal(err)
-		}
+	run := func(ctx context.Context, id string) error { return svc.RunBake(ctx, id) }
+	var st *envStore
+	if setup.store == "postgres" {
+		st = openPostgres(t, setup.dbURL, setup.queue, run)
+		cfg.LogDir = ""
+	} else {
+		st = openSQLite(t, filepath.Join(dir, "bakehouse.db"), setup.queue, run)
 	}
-	store := sqlite.NewBakeStore(db, queue)
-	var bakeStore bakehouse.BakeStore = store
+	bakeStore := st.store
 	if setup.wrap != nil {
-		bakeStore = setup.wrap(store)
+		bakeStore = setup.wrap(st.store)
 	}
-	svc, err = bakery.New(cfg, bakery.Deps{Store: bakeStore, Packer: pk, Docker: fakeDocker{}, Metrics: bakery.NewMetrics(reg)})
+	deps := bakery.Deps{Store: bakeStore, Packer: pk, Docker: fakeDocker{}, Metrics: bakery.NewMetrics(reg)}
+	if st.logs != nil {
+		deps.Logs = st.logs
+	}
+	svc, err := bakery.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if queue != nil {
-		svc.SetQueue(queue)
-		if err := queue.Start(context.Background()); err != nil {
+	if st.listen != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); st.listen(ctx, svc.Logs().Wake) }()
+		t.Cleanup(func() { cancel(); <-done })
+	}
+	if st.queue != nil {
+		svc.SetQueue(st.queue)
+	}
+	if st.queue != nil && !setup.idle {
+		if err := st.queue.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() {
 			pk.set(func(p *fakePacker) { p.block = false })
-			queue.Stop(context.Background())
+			st.queue.Stop(context.Background())
 		})
 	}
 	srv := httptest.NewServer(bhttp.NewServer(svc, nil, nil, nil).Handler())
 	t.Cleanup(srv.Close)
-	return &env{t: t, svc: svc, store: store, queue: queue, reg: reg, packer: pk, logDir: cfg.LogDir, srv: srv}
+	return &env{t: t, svc: svc, store: st.store, queue: st.queue, reg: reg, packer: pk, logDir: cfg.LogDir, dbURL: st.url, srv: srv}
+}
+
+// envStore is an opened store: its bakes, queue and logs.
+type envStore struct {
+	store  bakehouse.BakeStore
+	queue  envQueue          // nil without withQueue
+	logs   bakery.LogBackend // nil: files in the log dir
+	listen func(ctx context.Context, wake func(id string))
+	url    string
+}
+
+// openSQLite opens the embedded store at path.
+func openSQLite(t testing.TB, path string, qcfg *bakequeue.Config, run bakequeue.RunFunc) *envStore {
+	t.Helper()
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	var queue *sqlite.Queue
+	st := &envStore{}
+	if qcfg != nil {
+		queue, err = sqlite.NewQueue(context.Background(), db, run, *qcfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.queue = queue
+	}
+	st.store = sqlite.NewBakeStore(db, queue)
+	return st
 }
 
 // response is an HTTP answer, read whole.
@@ -340,6 +407,7 @@ type fakePacker struct {
 	runs    []bakery.PackerRun
 	causes  map[string]error // bake id -> why its run was canceled
 	block   bool
+	lines   []string // printed before a run blocks
 	output  string
 	code    int
 	started chan string // bake ids, as runs start
@@ -367,11 +435,14 @@ func (p *fakePacker) set(f func(p *fakePacker)) {
 func (p *fakePacker) Run(ctx context.Context, run bakery.PackerRun) (int, string, error) {
 	p.mu.Lock()
 	p.runs = append(p.runs, run)
-	block, output, code := p.block, p.output, p.code
+	block, lines, output, code := p.block, p.lines, p.output, p.code
 	p.mu.Unlock()
 	id := bakeIDOf(run)
 	p.started <- id
 	if block {
+		for _, l := range lines {
+			run.OnLine(l)
+		}
 		<-ctx.Done()
 		p.mu.Lock()
 		p.causes[id] = context.Cause(ctx)

@@ -49,6 +49,11 @@ var routeTable = []route{
 	{"PUT /api/v1/packages/{filename}", (*Server).handlePutPackage, mutates},
 	{"GET /api/v1/packages", (*Server).handleListPackages, reads},
 	{"GET /metrics", (*Server).handleMetrics, reads},
+	// River UI, for operators (PostgreSQL only): its pages show the jobs'
+	// arguments and its API cancels, retries and deletes jobs, so all of
+	// it is behind the token.
+	{"/riverui/", (*Server).handleRiverUI, mutates},
+	{"/riverui", (*Server).handleRiverUI, mutates},
 
 	// Gate's pipeline paths, as spin and scripts written for Gate call
 	// them (gate.go). Starting a run and cancelling one change the

@@ -67,6 +67,8 @@ type Server struct {
 	jenkins JenkinsTrigger
 	// jenkinsUI lists the masters' jobs and builds for the UI; nil: none.
 	jenkinsUI JenkinsBrowser
+	// riverUI serves River UI at /riverui/ (PostgreSQL only); nil: 404.
+	riverUI http.Handler
 	// Concurrency is shown in /status/instance.
 	Concurrency int
 
@@ -111,6 +113,23 @@ func NewServer(b Bakery, repo Repo, metrics http.Handler, log *slog.Logger) *Ser
 	s.SetVersions(Versions{})
 	s.srv = &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	return s
+}
+
+// SetRiverUI mounts River UI, River's own job dashboard, at /riverui/,
+// behind the mutating API's guard: it shows every job's arguments and can
+// cancel, retry and delete jobs. h must serve paths under /riverui. Call
+// it before Serve.
+func (s *Server) SetRiverUI(h http.Handler) { s.riverUI = h }
+
+// handleRiverUI serves River UI when it is mounted.
+func (s *Server) handleRiverUI() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.riverUI == nil {
+			s.handleNotFound().ServeHTTP(w, r)
+			return
+		}
+		s.riverUI.ServeHTTP(w, r)
+	})
 }
 
 // Handler returns the server's routes.

@@ -4,19 +4,19 @@ import (
 	"context"
 	"testing"
 
+	"github.com/bakehouse/bakehouse/bakery/logtest"
 	"github.com/bakehouse/bakehouse/postgres"
-	"github.com/bakehouse/bakehouse/storetest"
 )
 
 // TestLogs runs the log contract with each node on its own connection pool
 // to one database, woken by the others' NOTIFY.
 func TestLogs(t *testing.T) {
 	t.Parallel()
-	storetest.ExerciseLogs(t, func(t *testing.T) func() storetest.LogNode {
+	logtest.Exercise(t, func(t *testing.T) func() logtest.Node {
 		url := migratedURL(t)
-		return func() storetest.LogNode {
+		return func() logtest.Node {
 			s := postgres.NewLogStore(openAt(t, url))
-			return storetest.LogNode{Backend: s, Listen: func(ctx context.Context, wake func(string)) { s.Listen(ctx, wake, nil) }}
+			return logtest.Node{Backend: s, Listen: func(ctx context.Context, wake func(string)) { s.Listen(ctx, wake, nil) }}
 		}
 	})
 }

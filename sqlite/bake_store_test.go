@@ -7,6 +7,7 @@ import (
 
 	"github.com/bakehouse/bakehouse"
 	"github.com/bakehouse/bakehouse/bakery"
+	"github.com/bakehouse/bakehouse/bakery/logtest"
 	"github.com/bakehouse/bakehouse/pipeline"
 	"github.com/bakehouse/bakehouse/sqlite"
 	"github.com/bakehouse/bakehouse/storetest"
@@ -76,14 +77,14 @@ func TestPipelineStore(t *testing.T) {
 // TestLogs runs the log contract on the SQLite store's log files: a node is
 // another process on the same data dir.
 func TestLogs(t *testing.T) {
-	storetest.ExerciseLogs(t, func(t *testing.T) func() storetest.LogNode {
+	logtest.Exercise(t, func(t *testing.T) func() logtest.Node {
 		dir := t.TempDir()
-		return func() storetest.LogNode {
+		return func() logtest.Node {
 			f, err := bakery.NewFileLogs(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return storetest.LogNode{Backend: f}
+			return logtest.Node{Backend: f}
 		}
 	})
 }

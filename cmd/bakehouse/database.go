@@ -40,9 +40,11 @@ type storage struct {
 	cancels *postgres.ExecutionCancels
 	// logs keeps bake logs in the database, so every node serves them;
 	// nil: one file per bake in the data dir (one node).
-	logs  *postgres.LogStore
-	close func() error
-	where string // for the start log: the file, or the URL without its password
+	logs *postgres.LogStore
+	// riverQueue is the queue on PostgreSQL, for River UI; nil on SQLite.
+	riverQueue *postgres.Queue
+	close      func() error
+	where      string // for the start log: the file, or the URL without its password
 }
 
 // runSweep is how often a node on PostgreSQL takes over the pipeline runs
@@ -95,7 +97,7 @@ func openStorage(ctx context.Context, databaseURL, dataDir string, run func(ctx 
 	}
 	locks := postgres.NewLocks(db)
 	return &storage{bakes: postgres.NewBakeStore(db, queue), pipelines: postgres.NewPipelineStore(db), queue: queue,
-		locks: locks, sweep: runSweep, cancels: postgres.NewExecutionCancels(db), logs: postgres.NewLogStore(db),
+		locks: locks, sweep: runSweep, cancels: postgres.NewExecutionCancels(db), logs: postgres.NewLogStore(db), riverQueue: queue,
 		close: func() error { locks.Close(); return db.Close() }, where: where}, nil
 }
 

@@ -17,7 +17,8 @@ import (
 // TestServeOnPostgres serves with bakehouse.database set: a bake runs
 // through PostgreSQL's store and queue (nothing goes to the embedded
 // SQLite file), the same request reuses it, and a server started later on
-// the same database, with another data dir, answers for it.
+// the same database, with another data dir, answers for it and its log.
+// River UI at /riverui lists its job, behind the API token when one is set.
 func TestServeOnPostgres(t *testing.T) {
 	needBakeTools(t)
 	dbURL := pgtest.URL(t)
@@ -72,12 +73,18 @@ func TestServeOnPostgres(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dataDir, "bakehouse.db")); !os.IsNotExist(err) {
 		t.Fatalf("serve on PostgreSQL made the SQLite file too (stat: %v)", err)
 	}
+	checkRiverUI(t, srv, "", st.ID)
 	srv.stop(t)
 
-	other := startServer(t, t.TempDir(), cfg, map[string]string{"BAKEHOUSE_DATABASE_URL": dbURL})
+	const token = "riverui-t0ken-4471"
+	other := startServer(t, t.TempDir(), cfg, map[string]string{"BAKEHOUSE_DATABASE_URL": dbURL, "BAKEHOUSE_API_TOKEN": token})
 	if got := waitDone(t, other, st.ID, time.Minute); got.State != "COMPLETED" {
 		t.Fatalf("a server on the same database sees bake %s as %s", st.ID, got.State)
 	}
+	if log := logsOf(t, other, st.ID); !strings.Contains(log, "Committing the container") {
+		t.Errorf("a server on the same database, with another data dir, lacks the bake's log:\n%s", log)
+	}
+	checkRiverUI(t, other, token, st.ID)
 }
 
 // TestServeDatabaseNotPostgres: a database setting that is not a postgres

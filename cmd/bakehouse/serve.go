@@ -297,6 +297,17 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 		auth.Token = t
 	}
 	srv.SetAuth(auth)
+	if st.riverQueue != nil {
+		rctx, rcancel := context.WithCancel(ctx)
+		defer rcancel()
+		h, err := startRiverUI(rctx, st.riverQueue, log.With("component", "riverui"))
+		if err != nil {
+			rescuer.Stop()
+			queue.Stop(context.Background())
+			return err
+		}
+		srv.SetRiverUI(h)
+	}
 	if err := srv.Listen(addr); err != nil {
 		rescuer.Stop()
 		queue.Stop(context.Background())

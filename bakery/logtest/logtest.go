@@ -1,4 +1,7 @@
-package storetest
+// Package logtest is the contract every bake log backend must pass, through
+// the bakery's LogStore, so that logs are read and followed the same way on
+// the SQLite store's files and on PostgreSQL's rows, from any node.
+package logtest
 
 import (
 	"context"
@@ -13,8 +16,8 @@ import (
 	"github.com/bakehouse/bakehouse/bakery"
 )
 
-// LogNode is one bakery node's access to the bake logs of a store.
-type LogNode struct {
+// Node is one bakery node's access to the bake logs of a store.
+type Node struct {
 	Backend bakery.LogBackend
 	// Listen calls wake with the id of each log another node announces,
 	// until ctx ends; nil when the backend cannot announce (followers
@@ -22,11 +25,11 @@ type LogNode struct {
 	Listen func(ctx context.Context, wake func(id string))
 }
 
-// ExerciseLogs runs the log contract against the backends made by open: a
+// Exercise runs the log contract against the backends made by open: a
 // fresh, empty storage per call, which returns a new node of that storage
 // (another process on the same data dir, another node on the same
 // database) each time it is called.
-func ExerciseLogs(t *testing.T, open func(*testing.T) func() LogNode) {
+func Exercise(t *testing.T, open func(*testing.T) func() Node) {
 	t.Run("ReadInOrderOnEveryNode", func(t *testing.T) { testLogRead(t, open(t)) })
 	t.Run("FollowOnAnotherNodeIsLive", func(t *testing.T) { testLogFollowLive(t, open(t)) })
 	t.Run("FollowEndsWhenClosedOrEnded", func(t *testing.T) { testLogFollowEnds(t, open(t)) })
@@ -36,7 +39,7 @@ func ExerciseLogs(t *testing.T, open func(*testing.T) func() LogNode) {
 
 // start returns node's log store, listening for other nodes until the test
 // ends.
-func start(t *testing.T, n LogNode) *bakery.LogStore {
+func start(t *testing.T, n Node) *bakery.LogStore {
 	l := bakery.NewLogStore(n.Backend, nil)
 	if n.Listen != nil {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -56,7 +59,7 @@ func mustRead(t *testing.T, l *bakery.LogStore, id string) string {
 	return s
 }
 
-func testLogRead(t *testing.T, node func() LogNode) {
+func testLogRead(t *testing.T, node func() Node) {
 	a, b := start(t, node()), start(t, node())
 	ctx := context.Background()
 	if _, err := b.Read(ctx, "none"); bakehouse.ErrorCode(err) != bakehouse.ENOTFOUND {
@@ -108,7 +111,7 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 // testLogFollowLive: lines written on node A reach a follower on node B
 // while the bake runs, each within a bound: 700 ms (batching included)
 // when B is woken by A's announcements, 2.5 s when it has to poll.
-func testLogFollowLive(t *testing.T, node func() LogNode) {
+func testLogFollowLive(t *testing.T, node func() Node) {
 	na, nb := node(), node()
 	a, b := start(t, na), start(t, nb)
 	bound := 2500 * time.Millisecond
@@ -166,7 +169,7 @@ func testLogFollowLive(t *testing.T, node func() LogNode) {
 
 // testLogFollowEnds: a follower ends at the close, or once ended says no
 // node runs the bake, with every line written before.
-func testLogFollowEnds(t *testing.T, node func() LogNode) {
+func testLogFollowEnds(t *testing.T, node func() Node) {
 	a, b := start(t, node()), start(t, node())
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -208,7 +211,7 @@ func (c *countingBackend) Append(ctx context.Context, id string, lines []string)
 
 // testLogBatched: thousands of Packer lines take a few writes, not one each,
 // and all arrive in order.
-func testLogBatched(t *testing.T, node func() LogNode) {
+func testLogBatched(t *testing.T, node func() Node) {
 	n := node()
 	cb := &countingBackend{LogBackend: n.Backend}
 	a := bakery.NewLogStore(cb, nil)
@@ -240,7 +243,7 @@ func testLogBatched(t *testing.T, node func() LogNode) {
 
 // testLogConcurrent: two nodes append to one log at once (the running node
 // its lines, another a cancel): every batch arrives whole, none is lost.
-func testLogConcurrent(t *testing.T, node func() LogNode) {
+func testLogConcurrent(t *testing.T, node func() Node) {
 	a, b := start(t, node()), start(t, node())
 	var wg sync.WaitGroup
 	for _, l := range []*bakery.LogStore{a, b} {
