@@ -159,14 +159,20 @@ func (l *LogStore) flush(id string, extra ...string) {
 }
 
 // Wake wakes the followers of a bake's log on this node: after a write
-// here, or when another node announces one.
+// here, or when another node announces one. Wake("") wakes every follower
+// (announcements may have been missed).
 func (l *LogStore) Wake(id string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, ch := range l.waiters[id] {
-		close(ch)
+	for wid, chs := range l.waiters {
+		if id != "" && wid != id {
+			continue
+		}
+		for _, ch := range chs {
+			close(ch)
+		}
+		delete(l.waiters, wid)
 	}
-	delete(l.waiters, id)
 }
 
 // wait returns a channel closed at the next Wake of id.

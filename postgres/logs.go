@@ -109,7 +109,8 @@ SELECT pg_notify($2, $1)`, id, logChannel)
 }
 
 // Listen calls wake with the id of each bake whose log a node (this one
-// included) announces, until ctx ends. It holds a connection of its own,
+// included) announces, and with "" (every bake) once it listens, after
+// each (re)connection, until ctx ends. It holds a connection of its own,
 // outside the pool, and reconnects after an error; followers poll as well,
 // so a notification lost meanwhile costs them at most their poll interval.
 func (s *LogStore) Listen(ctx context.Context, wake func(id string), log *slog.Logger) {
@@ -141,6 +142,9 @@ func (s *LogStore) listen(ctx context.Context, wake func(id string)) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+logChannel); err != nil {
 		return err
 	}
+	// Announcements made before this LISTEN (while connecting, or while
+	// reconnecting) were missed: every follower reads again.
+	wake("")
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {

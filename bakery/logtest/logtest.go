@@ -20,8 +20,9 @@ import (
 type Node struct {
 	Backend bakery.LogBackend
 	// Listen calls wake with the id of each log another node announces,
-	// until ctx ends; nil when the backend cannot announce (followers
-	// then find other nodes' lines at their next poll).
+	// and with "" once it listens, until ctx ends; nil when the backend
+	// cannot announce (followers then find other nodes' lines at their
+	// next poll).
 	Listen func(ctx context.Context, wake func(id string))
 }
 
@@ -44,8 +45,23 @@ func start(t *testing.T, n Node) *bakery.LogStore {
 	if n.Listen != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
-		go func() { defer close(done); n.Listen(ctx, l.Wake) }()
+		listening := make(chan struct{})
+		var once sync.Once
+		go func() {
+			defer close(done)
+			n.Listen(ctx, func(id string) {
+				if id == "" {
+					once.Do(func() { close(listening) })
+				}
+				l.Wake(id)
+			})
+		}()
 		t.Cleanup(func() { cancel(); <-done })
+		select {
+		case <-listening:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the node did not listen within 30 s")
+		}
 	}
 	return l
 }
