@@ -27,6 +27,16 @@ type BakeRecord struct {
 	StartedAt  time.Time // zero while queued
 	FinishedAt time.Time // zero while RUNNING
 	Phases     []Phase
+
+	// QueuedOn is the node that accepted the request; Node the one whose
+	// worker runs the bake ("" while it is queued). Both are Node.IDs.
+	QueuedOn string
+	Node     string
+	// SealedArgv is the Packer command line in clear, sealed (AES-GCM)
+	// with the operator's secrets key, when the plan has masked values
+	// and a key is configured: any node can then run the bake. Nil
+	// otherwise; never the clear command line.
+	SealedArgv []byte
 }
 
 // Status returns the record's Rosco BakeStatus.
@@ -159,6 +169,9 @@ type BakeStore interface {
 	Rekey(ctx context.Context, id, key string) error                            // a RUNNING bake's key once its base image is known
 	Bake(ctx context.Context, id string) (*BakeRecord, error)                   // ENOTFOUND when missing
 	MarkStarted(ctx context.Context, id string, pid int) error
+	// ClaimBake records that node runs the RUNNING bake id (its worker
+	// took the bake's job); false when the bake is no longer RUNNING.
+	ClaimBake(ctx context.Context, id, node string) (bool, error)
 	Finish(ctx context.Context, p FinishBakeParams) (bool, error) // false when it was no longer RUNNING
 	DeleteByRoscoKey(ctx context.Context, roscoKey string) (string, error)
 	DeleteByExecutions(ctx context.Context, executionIDs []string) (int, error)   // hides the bakes of these pipeline executions from reuse

@@ -67,15 +67,22 @@ func (s *Service) Bake(ctx context.Context, region string, req bakehouse.BakeReq
 	req.ExtendedAttributes = bakehouse.MaskAttributes(req.ExtendedAttributes, p.recipe.MaskedParameters)
 	rec := &bakehouse.BakeRecord{
 		ID: id, Key: p.plan.BakeKey, RoscoKey: p.plan.RoscoKey, Region: region, Provider: p.resolved.Provider,
-		Request: req, Plan: p.plan, Reason: reason, CreatedAt: s.Now().UTC(),
+		Request: req, Plan: p.plan, Reason: reason, CreatedAt: s.Now().UTC(), QueuedOn: s.cfg.Node,
 	}
 	if argv := p.recipe.Argv(s.cfg.Rosco.Packer); !slices.Equal(argv, p.plan.Packer.Argv) {
 		// The plan is stored masked; the secret values (config vars,
 		// additionalParameters, extended attributes) are kept in memory
-		// for the run only, never in the store.
+		// for the run, and never in the store in clear: sealed with the
+		// operator's key, if any, so that another node can run the bake.
 		s.mu.Lock()
 		s.secretArgv[id] = argv
 		s.mu.Unlock()
+		if s.cfg.SecretsKey != nil {
+			if rec.SealedArgv, err = sealArgv(s.cfg.SecretsKey, argv); err != nil {
+				s.forgetSecrets(id)
+				return BakeResponse{}, fmt.Errorf("seal secret values: %w", err)
+			}
+		}
 	}
 	create := bakehouse.CreateBakeParams{Record: rec, Decide: decide(rec, rebake)}
 	res, err := s.store.CreateBake(ctx, create)

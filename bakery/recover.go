@@ -5,32 +5,41 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/bakehouse/bakehouse"
 )
 
-// Recover ends the bakes a previous process left RUNNING: their Packer and
-// build containers died with it (or are killed here), so nothing would
-// ever finish them. It runs before the queue starts, so every RUNNING bake
-// that this process does not run is an orphan, queued ones included (their
-// masked extended attributes died with the previous process).
+// Recover ends what this node's previous process left: the RUNNING bakes
+// it ran (their Packer and build containers died with it, or are killed
+// here), and the Packer processes and build containers of the bakes that
+// another node ended while this one was dead (a bake's scratch directory
+// in the work dir says this node ran it). It runs before the queue starts.
+// Bakes that were queued but not started are left queued: this node or
+// another runs them. Other nodes' bakes are left alone: a dead node's are
+// EndDeadNodesBakes' to end.
 func (s *Service) Recover(ctx context.Context) (int, error) {
 	orphans, err := s.store.List(ctx, bakehouse.BakeFilter{State: bakehouse.StateRunning})
 	if err != nil {
 		return 0, fmt.Errorf("recover: %w", err)
 	}
+	leftover := s.leftoverWork()
 	n := 0
 	for _, b := range orphans {
 		if s.Busy(b.ID) {
 			continue
 		}
-		why := "the bakery restarted while this bake was queued; it was not run (bake again to retry)"
-		if !b.StartedAt.IsZero() {
-			why = "the bakery restarted while this bake was running; its Packer process and build containers were stopped (bake again to retry)"
+		_, here := leftover[b.ID]
+		// A bake with no node but a start predates node ids (one node).
+		mine := b.Node == s.cfg.Node || here || (b.Node == "" && !b.StartedAt.IsZero())
+		if !mine {
+			continue
 		}
-		ok, err := s.endOrphan(ctx, b, why)
+		delete(leftover, b.ID)
+		why := fmt.Sprintf("the bakery restarted while this bake was running (node %s); its Packer process and build containers were stopped (bake again to retry)", s.cfg.Node)
+		ok, err := s.endOrphan(ctx, b, why, true)
 		if err != nil {
 			return n, fmt.Errorf("recover: %w", err)
 		}
@@ -41,7 +50,43 @@ func (s *Service) Recover(ctx context.Context) (int, error) {
 			n++
 		}
 	}
+	for id := range leftover {
+		if s.Busy(id) {
+			continue
+		}
+		b, err := s.store.Bake(ctx, id)
+		if err != nil {
+			// Not a bake of this database: only its directory goes.
+			b = &bakehouse.BakeRecord{ID: id}
+		}
+		if b.State == bakehouse.StateRunning {
+			continue // another node runs it: not this node's leftover
+		}
+		killBakeProcesses(id)
+		s.cleanup(ctx, b, func(f string, a ...any) {
+			s.logs.Append(id, fmt.Sprintf("Node %s, back after it died, removed what this bake left: ", s.cfg.Node)+fmt.Sprintf(f, a...))
+		})
+		s.log.Info("removed the leftovers of a bake ended while this node was down", "id", id)
+	}
 	return n, nil
+}
+
+// leftoverWork returns the bakes whose scratch directories are in this
+// node's work dir: a bake's directory exists from just before its Packer
+// starts until the bake ends, so those not running now were left by a
+// process that died.
+func (s *Service) leftoverWork() map[string]struct{} {
+	out := map[string]struct{}{}
+	if s.cfg.WorkDir == "" {
+		return out
+	}
+	entries, _ := os.ReadDir(s.cfg.WorkDir)
+	for _, e := range entries {
+		if e.IsDir() {
+			out[e.Name()] = struct{}{}
+		}
+	}
+	return out
 }
 
 // Rescue ends the bakes stuck in RUNNING with no live worker, as River's
@@ -76,7 +121,9 @@ func (s *Service) Rescue(ctx context.Context) (int, error) {
 		if !b.StartedAt.IsZero() {
 			why += "; its Packer process and build containers were stopped"
 		}
-		ok, err := s.endOrphan(ctx, b, why+" (bake again to retry)")
+		// Only this node can stop what it ran; a bake of another node
+		// whose job ended is ended here, its leftovers are that node's.
+		ok, err := s.endOrphan(ctx, b, why+" (bake again to retry)", b.Node == "" || b.Node == s.cfg.Node)
 		if err != nil {
 			return n, fmt.Errorf("rescue: %w", err)
 		}
@@ -90,19 +137,23 @@ func (s *Service) Rescue(ctx context.Context) (int, error) {
 }
 
 // endOrphan ends a RUNNING bake that no worker runs: CANCELED/FAILURE with
-// why in its log, then its Packer process group and build containers are
-// removed. It reports false when the bake had already ended (then nothing
-// else is touched).
-func (s *Service) endOrphan(ctx context.Context, b *bakehouse.BakeRecord, why string) (bool, error) {
+// why in its log, then, when the bake ran on this node (local), its Packer
+// process group and build containers are removed; a process id or a
+// scratch directory of another node means nothing here. It reports false
+// when the bake had already ended (then nothing else is touched).
+func (s *Service) endOrphan(ctx context.Context, b *bakehouse.BakeRecord, why string, local bool) (bool, error) {
 	ok, err := s.store.Finish(ctx, bakehouse.FinishBakeParams{ID: b.ID, State: bakehouse.StateCanceled, Result: bakehouse.ResultFailure, Error: why, Phases: b.Phases})
 	if err != nil || !ok {
 		return false, err
 	}
 	s.logs.Append(b.ID, "Bake "+b.ID+" canceled: "+why)
-	if b.PID > 0 {
-		killPacker(b.PID, b.ID)
+	if local {
+		killBakeProcesses(b.ID)
+		s.cleanup(ctx, b, func(f string, a ...any) { s.logs.Append(b.ID, fmt.Sprintf(f, a...)) })
+	} else if b.Provider == "docker" && s.docker != nil {
+		// Nodes may share a Docker engine: its build container goes now.
+		_, _ = s.docker.RemoveContainers(ctx, "io.bakehouse.bake-id="+b.ID)
 	}
-	s.cleanup(ctx, b, func(f string, a ...any) { s.logs.Append(b.ID, fmt.Sprintf(f, a...)) })
 	s.logs.Close(b.ID)
 	if s.queue != nil {
 		_ = s.queue.Cancel(ctx, b.JobID)
@@ -111,18 +162,26 @@ func (s *Service) endOrphan(ctx context.Context, b *bakehouse.BakeRecord, why st
 	return true, nil
 }
 
-// killPacker kills the process group of an orphaned Packer, but only if
-// that pid still is the bake's packer process (pids are reused): its
-// command line names packer and its environment the bake's id.
-func killPacker(pid int, bakeID string) {
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !strings.Contains(string(cmdline), "packer") {
+// killBakeProcesses kills the process groups of the processes whose
+// environment names bake id (Packer sets BAKEHOUSE_BAKE_ID for it and
+// its children): a Packer orphaned by a dead bakery, whatever its pid
+// became, and never an unrelated process that reuses a recorded pid.
+func killBakeProcesses(bakeID string) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
 		return
 	}
-	environ, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
-	if err != nil || !slices.Contains(strings.Split(string(environ), "\x00"), "BAKEHOUSE_BAKE_ID="+bakeID) {
-		return
+	want := "BAKEHOUSE_BAKE_ID=" + bakeID
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		environ, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil || !slices.Contains(strings.Split(string(environ), "\x00"), want) {
+			continue
+		}
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	_ = syscall.Kill(pid, syscall.SIGKILL)
 }

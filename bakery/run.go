@@ -68,6 +68,16 @@ func (s *Service) RunBake(ctx context.Context, id string) error {
 		s.logs.Close(id)
 		return nil // canceled while queued, or recovered after a restart
 	}
+	// The bake is this node's from now on: if this node dies, the others
+	// end it, and when it comes back it removes what the bake left.
+	ok, err := s.store.ClaimBake(ctx, id, s.cfg.Node)
+	if err != nil {
+		return fmt.Errorf("claim bake %s: %w", id, err)
+	}
+	if !ok {
+		s.forgetSecrets(id)
+		return nil
+	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ctx, cancelTimeout := context.WithTimeoutCause(ctx, s.cfg.BakeTimeout, fmt.Errorf("timed out after %s", s.cfg.BakeTimeout))
@@ -112,7 +122,7 @@ func (s *Service) RunBake(ctx context.Context, id string) error {
 		// reported over; a successful Packer run removed its container.
 		s.cleanup(fctx, rec, logf)
 	}
-	ok, err := s.store.Finish(fctx, fin)
+	ok, err = s.store.Finish(fctx, fin)
 	if err != nil {
 		s.log.Error("finish bake", "id", id, "err", err)
 		return err
@@ -246,9 +256,10 @@ func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *ph
 	return &b, nil
 }
 
-// unmaskedArgv is the stored plan's argv with its secret values put back
-// from memory, where Bake left them; it is the only place they meet the
-// plan, just before Packer runs.
+// unmaskedArgv is the stored plan's argv with its secret values put back:
+// from memory, where Bake left them on the node that accepted the bake, or
+// from the database, sealed with the operator's secrets key. It is the
+// only place they meet the plan, just before Packer runs.
 func (s *Service) unmaskedArgv(rec *bakehouse.BakeRecord) ([]string, error) {
 	stored := rec.Plan.Packer.Argv
 	s.mu.Lock()
@@ -256,6 +267,16 @@ func (s *Service) unmaskedArgv(rec *bakehouse.BakeRecord) ([]string, error) {
 	delete(s.secretArgv, rec.ID)
 	s.mu.Unlock()
 	masked := s.cfg.Rosco.MaskedParameters()
+	if !ok && rec.SealedArgv != nil {
+		if s.cfg.SecretsKey == nil {
+			return nil, fmt.Errorf("the plan's secret values were sealed with a secrets key (by node %s) and this node (%s) has none: set the same bakehouse.secretsKey (or BAKEHOUSE_SECRETS_KEY) on every node, then bake again", orUnknown(rec.QueuedOn), s.cfg.Node)
+		}
+		var err error
+		if full, err = openArgv(s.cfg.SecretsKey, rec.SealedArgv); err != nil {
+			return nil, fmt.Errorf("the plan's secret values do not open with this node's (%s) secrets key: every node needs the same bakehouse.secretsKey (or BAKEHOUSE_SECRETS_KEY); bake again", s.cfg.Node)
+		}
+		ok = true
+	}
 	if ok {
 		if !slices.Equal(bakehouse.MaskArgv(full, masked), stored) {
 			return nil, errors.New("the command line kept for this bake does not match its stored plan: bake again")
@@ -263,11 +284,21 @@ func (s *Service) unmaskedArgv(rec *bakehouse.BakeRecord) ([]string, error) {
 		return full, nil
 	}
 	if slices.Contains(bakehouse.SecretValues(stored, masked), bakehouse.Mask) {
-		// The plan was stored masked and this process no longer holds the
+		// The plan was stored masked and this process does not hold the
 		// secrets: running with "******" would fail obscurely.
-		return nil, errors.New("the plan has masked parameters whose values are not kept across restarts: bake again")
+		if rec.QueuedOn != "" && rec.QueuedOn != s.cfg.Node {
+			return nil, fmt.Errorf("the plan has masked parameters whose values are kept only in the memory of node %s, which accepted the bake, and node %s runs it: set the same bakehouse.secretsKey (or BAKEHOUSE_SECRETS_KEY) on every node so that any node can run such bakes, then bake again", rec.QueuedOn, s.cfg.Node)
+		}
+		return nil, errors.New("the plan has masked parameters whose values are not kept across restarts without bakehouse.secretsKey (or BAKEHOUSE_SECRETS_KEY): bake again")
 	}
 	return stored, nil
+}
+
+func orUnknown(node string) string {
+	if node == "" {
+		return "unknown"
+	}
+	return node
 }
 
 // forgetSecrets drops the secrets kept for a bake that will not run.

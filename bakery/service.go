@@ -76,6 +76,15 @@ type Config struct {
 	BaseImageTTL time.Duration // how long a resolved base image id is trusted; default 5s
 	Concurrency  int
 	Instance     string // this instance's name in /status/all
+	// Node is this process's node id (bakehouse.Node.ID): the bakes its
+	// workers run are recorded under it, and at start it ends only its
+	// own leftovers. Default: Instance.
+	Node string
+	// SecretsKey, when set (16, 24 or 32 bytes), seals the secret values
+	// of a bake's command line into the database (AES-GCM), so that any
+	// node holding the same key can run the bake. Without it they stay in
+	// the memory of the node that accepted the bake.
+	SecretsKey []byte
 	// PassEnv are KEY=VALUE pairs from the server's environment that
 	// Packer gets (AWS_* credentials, endpoints and profile), so that the
 	// SDK's standard configuration reaches Packer unchanged.
@@ -94,6 +103,7 @@ type Service struct {
 	repo    PackageRepo
 	aws     AWSImages
 	queue   Queue
+	nodes   bakehouse.NodeStore
 	logs    *LogStore
 	metrics *Metrics
 	log     *slog.Logger
@@ -126,6 +136,9 @@ type Deps struct {
 	Logger  *slog.Logger
 	// Logs keeps the bake logs; nil: one file per bake in Config.LogDir.
 	Logs LogBackend
+	// Nodes keeps the nodes' heartbeats; nil: this process is the only
+	// node (no heartbeats, no dead nodes).
+	Nodes bakehouse.NodeStore
 }
 
 // New returns a service. Call SetQueue before the first bake.
@@ -142,6 +155,9 @@ func New(cfg Config, d Deps) (*Service, error) {
 	if cfg.Instance == "" {
 		cfg.Instance = "local"
 	}
+	if cfg.Node == "" {
+		cfg.Node = cfg.Instance
+	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -157,7 +173,7 @@ func New(cfg Config, d Deps) (*Service, error) {
 	}
 	logs := NewLogStore(d.Logs, d.Logger)
 	return &Service{
-		cfg: cfg, store: d.Store, packer: d.Packer, docker: d.Docker, repo: d.Repo, aws: d.AWS,
+		cfg: cfg, store: d.Store, packer: d.Packer, docker: d.Docker, repo: d.Repo, aws: d.AWS, nodes: d.Nodes,
 		logs: logs, metrics: d.Metrics, log: d.Logger,
 		Now: time.Now, NewID: newID,
 		running: map[string]context.CancelCauseFunc{},
@@ -179,8 +195,8 @@ func (s *Service) Logs() *LogStore { return s.logs }
 // Config returns the bakery configuration (for bake options).
 func (s *Service) Config() bakehouse.Config { return s.cfg.Rosco }
 
-// Instance returns this instance's name.
-func (s *Service) Instance() string { return s.cfg.Instance }
+// Instance returns this instance's name: its node id.
+func (s *Service) Instance() string { return s.cfg.Node }
 
 // newID returns a random UUID, the form Rosco's bake ids take.
 func newID() string { return uuid.NewString() }

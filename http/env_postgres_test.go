@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/bakehouse/bakehouse/bakequeue"
 	"github.com/bakehouse/bakehouse/postgres"
@@ -33,7 +34,7 @@ func openPostgres(t testing.TB, url string, qcfg *bakequeue.Config, run bakequeu
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	st := &envStore{url: url}
+	st := &envStore{url: url, setNow: func(now func() time.Time) { db.Now = now }}
 	var queue *postgres.Queue
 	if qcfg != nil {
 		queue, err = postgres.NewQueue(context.Background(), db, run, *qcfg)

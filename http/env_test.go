@@ -62,8 +62,9 @@ func testConfig(configDir string) bakehouse.Config {
 type env struct {
 	t      testing.TB
 	svc    *bakery.Service
-	store  bakehouse.BakeStore // the store itself, not wrapped
-	queue  envQueue            // nil unless withQueue
+	store  bakehouse.BakeStore    // the store itself, not wrapped
+	queue  envQueue               // nil unless withQueue
+	setNow func(func() time.Time) // sets the store's clock
 	reg    *prometheus.Registry
 	packer *fakePacker
 	logDir string // "" on postgres: the logs are rows
@@ -159,6 +160,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	if st.logs != nil {
 		deps.Logs = st.logs
 	}
+	deps.Nodes, _ = st.store.(bakehouse.NodeStore)
 	svc, err := bakery.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +185,7 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 	}
 	srv := httptest.NewServer(bhttp.NewServer(svc, nil, nil, nil).Handler())
 	t.Cleanup(srv.Close)
-	return &env{t: t, svc: svc, store: st.store, queue: st.queue, reg: reg, packer: pk, logDir: cfg.LogDir, dbURL: st.url, srv: srv}
+	return &env{t: t, svc: svc, store: st.store, queue: st.queue, reg: reg, packer: pk, logDir: cfg.LogDir, dbURL: st.url, srv: srv, setNow: st.setNow}
 }
 
 // envStore is an opened store: its bakes, queue and logs.
@@ -193,6 +195,7 @@ type envStore struct {
 	logs   bakery.LogBackend // nil: files in the log dir
 	listen func(ctx context.Context, wake func(id string))
 	url    string
+	setNow func(func() time.Time)
 }
 
 // openSQLite opens the embedded store at path.
@@ -204,7 +207,7 @@ func openSQLite(t testing.TB, path string, qcfg *bakequeue.Config, run bakequeue
 	}
 	t.Cleanup(func() { db.Close() })
 	var queue *sqlite.Queue
-	st := &envStore{}
+	st := &envStore{setNow: func(now func() time.Time) { db.Now = now }}
 	if qcfg != nil {
 		queue, err = sqlite.NewQueue(context.Background(), db, run, *qcfg)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bakehouse/bakehouse"
+	"github.com/bakehouse/bakehouse/bakery"
 )
 
 func nowMillis() int64 { return time.Now().UnixMilli() }
@@ -244,43 +245,57 @@ func (s *Server) handleInstanceStatus() http.Handler {
 	})
 }
 
+// instanceStatus is /status/instance: this node's bakes, in Rosco's
+// shape, with Bakehouse's extras (queued and running ids, concurrency).
 func (s *Server) instanceStatus(r *http.Request) (map[string]any, error) {
-	running, err := s.bakery.Running(r.Context())
+	nodes, err := s.bakery.Cluster(r.Context())
 	if err != nil {
 		return nil, err
 	}
+	return nodeStatus(nodes[0], s.Concurrency), nil
+}
+
+// nodeStatus is one node's part of /status/instance and /status/all.
+func nodeStatus(nb bakery.NodeBakes, concurrency int) map[string]any {
 	bakes := []bakehouse.BakeStatus{}
 	queued := []string{}
 	active := []string{}
-	for _, b := range running {
+	for _, b := range nb.Running {
 		bakes = append(bakes, b.Status())
-		if b.StartedAt.IsZero() {
-			queued = append(queued, b.ID)
-		} else {
-			active = append(active, b.ID)
-		}
+		active = append(active, b.ID)
+	}
+	for _, b := range nb.Queued {
+		bakes = append(bakes, b.Status())
+		queued = append(queued, b.ID)
 	}
 	st := "IDLE"
 	if len(bakes) > 0 {
 		st = "RUNNING"
 	}
-	return map[string]any{"status": st, "bakes": bakes, "queued": queued, "running": active, "concurrency": s.Concurrency}, nil
+	return map[string]any{"status": st, "bakes": bakes, "queued": queued, "running": active, "concurrency": concurrency}
 }
 
+// handleAllStatus is /status/all: every live node that has incomplete
+// bakes (Rosco lists only those), keyed by node id, with its running and
+// queued bakes.
 func (s *Server) handleAllStatus() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := s.instanceStatus(r)
+		nodes, err := s.bakery.Cluster(r.Context())
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		// Rosco lists only the instances that have incomplete bakes.
-		name := s.bakery.Instance()
 		instances := map[string]any{}
-		if body["status"] == "RUNNING" {
-			instances[name] = body
+		for i, nb := range nodes {
+			concurrency := nb.Node.Concurrency
+			if i == 0 {
+				concurrency = s.Concurrency
+			}
+			if body := nodeStatus(nb, concurrency); body["status"] == "RUNNING" {
+				instances[nb.Node.ID] = body
+			}
 		}
-		encode(w, http.StatusOK, map[string]any{"instance": name, "instances": instances})
+		encode(w, http.StatusOK, map[string]any{"instance": nodes[0].Node.ID, "instances": instances})
 	})
 }
 

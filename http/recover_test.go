@@ -189,23 +189,43 @@ func processAlive(pid int) bool {
 }
 
 // TestRecoverEndsOrphans calls Recover on its own: the RUNNING bakes that
-// this process does not run, queued or started, end CANCELED/FAILURE with
-// why in their logs, a started bake's Packer process group is killed, a
-// process that merely reuses a recorded pid is not, and the bake this
-// process runs is left alone.
+// this node ran and no longer runs (claimed by it, or started before
+// bakes named their node) end CANCELED/FAILURE with why in their logs, a
+// started bake's Packer process group is killed, a process that merely
+// reuses a recorded pid is not; a queued bake stays queued, another
+// node's bake and the bake this process runs are left alone; and the
+// Packer and scratch directory of a bake that another node ended while
+// this one was down are removed.
 func TestRecoverEndsOrphans(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	req := bakehouse.BakeRequest{Package: "kato", BaseOS: "ubuntu"}
-	for _, id := range []string{"queued", "started", "pid-reused", "mine"} {
+	for _, id := range []string{"queued", "started", "pid-reused", "claimed", "other-node", "mine", "ended-elsewhere"} {
 		e.seed(id, "", "", req, bakehouse.Plan{}, "global", bakehouse.StateRunning, "", nil)
 	}
 	packer := orphanPacker(t, "started")
 	stranger := orphanPacker(t, "another-bake")
+	othersPacker := orphanPacker(t, "other-node")
 	if err := e.store.MarkStarted(ctx, "started", packer.Process.Pid); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.store.MarkStarted(ctx, "pid-reused", stranger.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	mustClaim(t, e, "claimed", e.svc.Instance())
+	mustClaim(t, e, "other-node", "node-b")
+	if err := e.store.MarkStarted(ctx, "other-node", othersPacker.Process.Pid); err != nil {
+		t.Fatal(err)
+	}
+	// A bake this node ran, which another node ended while this one was
+	// dead: its Packer and scratch directory are still here.
+	mustClaim(t, e, "ended-elsewhere", e.svc.Instance())
+	if ok, err := e.store.Finish(ctx, bakehouse.FinishBakeParams{ID: "ended-elsewhere", State: bakehouse.StateCanceled, Result: bakehouse.ResultFailure, Error: "node gone"}); err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	leftPacker := orphanPacker(t, "ended-elsewhere")
+	leftDir := filepath.Join(filepath.Dir(e.logDir), "work", "ended-elsewhere")
+	if err := os.MkdirAll(leftDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	e.packer.set(func(p *fakePacker) { p.block = true })
@@ -217,9 +237,9 @@ func TestRecoverEndsOrphans(t *testing.T) {
 		t.Fatalf("Recover = %d, %v; want 3 bakes ended", n, err)
 	}
 	for id, why := range map[string]string{
-		"queued":     "the bakery restarted while this bake was queued",
 		"started":    "the bakery restarted while this bake was running",
 		"pid-reused": "the bakery restarted while this bake was running",
+		"claimed":    "the bakery restarted while this bake was running (node " + e.svc.Instance() + ")",
 	} {
 		st := e.status(id)
 		if st.State != bakehouse.StateCanceled || st.Result == nil || *st.Result != bakehouse.ResultFailure {
@@ -229,21 +249,38 @@ func TestRecoverEndsOrphans(t *testing.T) {
 			t.Errorf("log of %s does not say %q:\n%s", id, why, logs)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for processAlive(packer.Process.Pid) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+	for _, id := range []string{"queued", "other-node", "mine"} {
+		if st := e.status(id); st.State != bakehouse.StateRunning {
+			t.Errorf("Recover ended bake %s (%s), which is queued, another node's or this process's", id, st.State)
+		}
 	}
-	if processAlive(packer.Process.Pid) {
-		t.Errorf("the orphaned Packer (pid %d) still runs", packer.Process.Pid)
+	for _, p := range []*exec.Cmd{packer, leftPacker} {
+		deadline := time.Now().Add(10 * time.Second)
+		for processAlive(p.Process.Pid) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if processAlive(p.Process.Pid) {
+			t.Errorf("the orphaned Packer %s (pid %d) still runs", p.Env, p.Process.Pid)
+		}
+	}
+	if _, err := os.Stat(leftDir); !os.IsNotExist(err) {
+		t.Errorf("the scratch directory of a bake ended elsewhere is left (stat: %v)", err)
 	}
 	if !processAlive(stranger.Process.Pid) {
 		t.Errorf("Recover killed a process that is not the bake's Packer")
 	}
-	if st := e.status("mine"); st.State != bakehouse.StateRunning {
-		t.Fatalf("Recover ended the bake this process runs: %s", st.State)
+	if !processAlive(othersPacker.Process.Pid) {
+		t.Errorf("Recover killed the Packer of another node's bake")
 	}
 	if r := e.do("GET", "/api/v1/global/cancel/mine", nil, nil); r.status != 200 {
 		t.Fatalf("cancel: %d %s", r.status, r.body)
 	}
 	wait(t, mine, "run of mine")
+}
+
+func mustClaim(t *testing.T, e *env, id, node string) {
+	t.Helper()
+	if ok, err := e.store.ClaimBake(context.Background(), id, node); err != nil || !ok {
+		t.Fatalf("ClaimBake(%s, %s) = %v, %v", id, node, ok, err)
+	}
 }

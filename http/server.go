@@ -27,6 +27,8 @@ type Bakery interface {
 	Cancel(ctx context.Context, id string) error
 	Delete(ctx context.Context, region string, req bakehouse.BakeRequest) (key, id string, err error)
 	Running(ctx context.Context) ([]*bakehouse.BakeRecord, error)
+	// Cluster lists the live nodes, this one first, with their bakes.
+	Cluster(ctx context.Context) ([]bakery.NodeBakes, error)
 	List(ctx context.Context, f bakehouse.BakeFilter) ([]*bakehouse.BakeRecord, error)
 	Config() bakehouse.Config
 	Instance() string

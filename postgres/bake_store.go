@@ -29,7 +29,7 @@ func NewBakeStore(db *DB, queue *Queue) *BakeStore {
 }
 
 const bakeColumns = `id, bake_key, rosco_key, region, provider, state, result, request, plan, reason,
-	details, error, job_id, pid, phases, created_at, started_at, finished_at, deleted`
+	details, error, job_id, pid, phases, created_at, started_at, finished_at, deleted, queued_on, node, sealed_argv`
 
 func scanBake(s pgx.Row) (*bakehouse.BakeRecord, error) {
 	var (
@@ -41,7 +41,8 @@ func scanBake(s pgx.Row) (*bakehouse.BakeRecord, error) {
 		created, started, finished int64
 	)
 	err := s.Scan(&r.ID, &r.Key, &r.RoscoKey, &r.Region, &r.Provider, &state, &result, &request, &plan,
-		&r.Reason, &details, &r.Error, &r.JobID, &r.PID, &phases, &created, &started, &finished, &r.Deleted)
+		&r.Reason, &details, &r.Error, &r.JobID, &r.PID, &phases, &created, &started, &finished, &r.Deleted,
+		&r.QueuedOn, &r.Node, &r.SealedArgv)
 	if err != nil {
 		return nil, err
 	}
@@ -284,9 +285,9 @@ func insertBake(ctx context.Context, tx pgx.Tx, r *bakehouse.BakeRecord) error {
 		return err
 	}
 	_, err = tx.Exec(ctx, `INSERT INTO bakes (id, bake_key, rosco_key, region, provider, state, result, request, plan,
-		reason, error, phases, created_at, execution_id) VALUES ($1, $2, $3, $4, $5, 'RUNNING', NULL, $6, $7, $8, '', $9, $10, $11)`,
+		reason, error, phases, created_at, execution_id, queued_on, sealed_argv) VALUES ($1, $2, $3, $4, $5, 'RUNNING', NULL, $6, $7, $8, '', $9, $10, $11, $12, $13)`,
 		r.ID, r.Key, r.RoscoKey, r.Region, r.Provider, string(request), string(plan), r.Reason, string(phases), toMillis(r.CreatedAt),
-		r.Request.SpinnakerExecutionID)
+		r.Request.SpinnakerExecutionID, r.QueuedOn, r.SealedArgv)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation && pgErr.ConstraintName == "bakes_pkey" {
 		return fmt.Errorf("insert bake %s: %w", r.ID, bakehouse.ErrBakeExists)
@@ -318,6 +319,15 @@ func (s *BakeStore) MarkStarted(ctx context.Context, id string, pid int) error {
 	_, err := s.db.pool.Exec(ctx, `UPDATE bakes SET started_at = CASE WHEN started_at = 0 THEN $1 ELSE started_at END, pid = $2
 		WHERE id = $3 AND state = 'RUNNING'`, s.db.Now().UnixMilli(), pid, id)
 	return err
+}
+
+// ClaimBake records the node whose worker runs a RUNNING bake.
+func (s *BakeStore) ClaimBake(ctx context.Context, id, node string) (bool, error) {
+	tag, err := s.db.pool.Exec(ctx, `UPDATE bakes SET node = $1 WHERE id = $2 AND state = 'RUNNING'`, node, id)
+	if err != nil {
+		return false, fmt.Errorf("claim bake %s: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }
 
 // Finish moves a RUNNING bake to its final state in one statement.

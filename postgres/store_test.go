@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/bakehouse/bakehouse"
 	"github.com/bakehouse/bakehouse/pipeline"
@@ -60,6 +61,15 @@ func TestBakeStoreWithQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 		return postgres.NewBakeStore(db, q)
+	})
+}
+
+func TestNodeStore(t *testing.T) {
+	t.Parallel()
+	storetest.ExerciseNodes(t, func(t *testing.T, now func() time.Time) storetest.NodeBakeStore {
+		db := open(t)
+		db.Now = now
+		return postgres.NewBakeStore(db, nil)
 	})
 }
 

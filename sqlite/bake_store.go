@@ -29,7 +29,7 @@ func NewBakeStore(db *DB, queue *Queue) *BakeStore {
 }
 
 const bakeColumns = `id, bake_key, rosco_key, region, provider, state, result, request, plan, reason,
-	details, error, job_id, pid, phases, created_at, started_at, finished_at, deleted`
+	details, error, job_id, pid, phases, created_at, started_at, finished_at, deleted, queued_on, node, sealed_argv`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -41,7 +41,8 @@ func scanBake(s scanner) (*bakehouse.BakeRecord, error) {
 		created, started, finished int64
 	)
 	err := s.Scan(&r.ID, &r.Key, &r.RoscoKey, &r.Region, &r.Provider, &r.State, &result, &request, &plan,
-		&r.Reason, &details, &r.Error, &r.JobID, &r.PID, &phases, &created, &started, &finished, &r.Deleted)
+		&r.Reason, &details, &r.Error, &r.JobID, &r.PID, &phases, &created, &started, &finished, &r.Deleted,
+		&r.QueuedOn, &r.Node, &r.SealedArgv)
 	if err != nil {
 		return nil, err
 	}
@@ -260,9 +261,9 @@ func insertBake(ctx context.Context, tx *sql.Tx, r *bakehouse.BakeRecord) error 
 		return err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO bakes (id, bake_key, rosco_key, region, provider, state, result, request, plan,
-		reason, error, phases, created_at, execution_id) VALUES (?, ?, ?, ?, ?, 'RUNNING', NULL, ?, ?, ?, '', ?, ?, ?)`,
+		reason, error, phases, created_at, execution_id, queued_on, sealed_argv) VALUES (?, ?, ?, ?, ?, 'RUNNING', NULL, ?, ?, ?, '', ?, ?, ?, ?, ?)`,
 		r.ID, r.Key, r.RoscoKey, r.Region, r.Provider, string(request), string(plan), r.Reason, string(phases), toMillis(r.CreatedAt),
-		r.Request.SpinnakerExecutionID)
+		r.Request.SpinnakerExecutionID, r.QueuedOn, r.SealedArgv)
 	var serr *sqlitedriver.Error
 	if errors.As(err, &serr) && serr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY {
 		return fmt.Errorf("insert bake %s: %w", r.ID, bakehouse.ErrBakeExists)
@@ -294,6 +295,16 @@ func (s *BakeStore) MarkStarted(ctx context.Context, id string, pid int) error {
 	_, err := s.db.db.ExecContext(ctx, `UPDATE bakes SET started_at = CASE WHEN started_at = 0 THEN ? ELSE started_at END, pid = ?
 		WHERE id = ? AND state = 'RUNNING'`, s.db.Now().UnixMilli(), pid, id)
 	return err
+}
+
+// ClaimBake records the node whose worker runs a RUNNING bake.
+func (s *BakeStore) ClaimBake(ctx context.Context, id, node string) (bool, error) {
+	res, err := s.db.db.ExecContext(ctx, `UPDATE bakes SET node = ? WHERE id = ? AND state = 'RUNNING'`, node, id)
+	if err != nil {
+		return false, fmt.Errorf("claim bake %s: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // Finish moves a RUNNING bake to its final state in one statement.

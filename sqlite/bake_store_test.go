@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/bakehouse/bakehouse"
 	"github.com/bakehouse/bakehouse/bakery"
@@ -86,5 +87,17 @@ func TestLogs(t *testing.T) {
 			}
 			return logtest.Node{Backend: f}
 		}
+	})
+}
+
+func TestNodeStore(t *testing.T) {
+	storetest.ExerciseNodes(t, func(t *testing.T, now func() time.Time) storetest.NodeBakeStore {
+		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bakehouse.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		db.Now = now
+		return sqlite.NewBakeStore(db, nil)
 	})
 }

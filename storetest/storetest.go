@@ -24,6 +24,7 @@ func Exercise(t *testing.T, open func(*testing.T) bakehouse.BakeStore) {
 	t.Run("RacingCreatesMakeOneBake", func(t *testing.T) { testRace(t, open(t)) })
 	t.Run("FinishOnlyOnce", func(t *testing.T) { testFinishOnce(t, open(t)) })
 	t.Run("MarkStarted", func(t *testing.T) { testMarkStarted(t, open(t)) })
+	t.Run("ClaimBakeAndNodes", func(t *testing.T) { testClaim(t, open(t)) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, open(t)) })
 	t.Run("DeleteByRoscoKey", func(t *testing.T) { testDelete(t, open(t)) })
 	t.Run("RekeyAndLatestByRoscoKey", func(t *testing.T) { testRekey(t, open(t)) })

@@ -210,6 +210,54 @@ func (c *cluster) queryInt(t *testing.T, sql string, args ...any) int {
 	return n
 }
 
+// queryString runs a query with one text result on the cluster's database.
+func (c *cluster) queryString(t *testing.T, sql string, args ...any) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var s string
+	if err := conn.QueryRow(ctx, sql, args...).Scan(&s); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return s
+}
+
+// id asks the node its node id (/status/all's instance).
+func (nd *node) id(t *testing.T) string {
+	t.Helper()
+	var all struct {
+		Instance string `json:"instance"`
+	}
+	if code, body, _ := call(t, "GET", nd.url+"/status/all", nil, &all); code != 200 || all.Instance == "" {
+		t.Fatalf("/status/all of %s: %d %s", nd.name, code, body)
+	}
+	return all.Instance
+}
+
+// runner waits until a node's worker has taken bake id, and returns
+// that node.
+func (c *cluster) runner(t *testing.T, id string, within time.Duration) *node {
+	t.Helper()
+	ids := map[string]*node{}
+	for _, nd := range c.nodes {
+		ids[nd.id(t)] = nd
+	}
+	deadline := time.Now().Add(within)
+	for {
+		if nd := ids[c.queryString(t, `SELECT node FROM bakes WHERE id = $1`, id)]; nd != nil {
+			return nd
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no node took bake %s within %s", id, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // TestClusterIdenticalRequests sends 20 identical requests at once, spread
 // over 3 nodes: they get one bake, which one Packer process bakes. Then,
 // so that the requests surely overlap in the database at least once, more
@@ -278,4 +326,136 @@ func (c *cluster) race(t *testing.T, req map[string]any) string {
 		}
 	}
 	return ids[0]
+}
+
+// TestClusterKill9: kill -9 of the node that runs a bake; another node
+// ends the bake within 30 s, CANCELED/FAILURE, naming the dead node and
+// when it was last seen; when the dead node comes back nothing of the bake
+// is left (Packer, its build container); a new identical request bakes
+// again (nothing is reused from the bake that did not finish).
+func TestClusterKill9(t *testing.T) {
+	needBakeTools(t)
+	c := newCluster(t, 3, clusterConfig{})
+	c.writeTemplate(t, "slow.json", slowTemplate)
+	c.upload(t, sampleDeb(t, "0.5.0-h5.c4baff4"))
+	req := with(helloRequest, "template_file_name", "slow.json")
+	var st status
+	if code, body, _ := call(t, "POST", c.nodes[0].url+"/api/v1/global/bake", req, &st); code != 200 {
+		t.Fatalf("bake: %d %s", code, body)
+	}
+	cleanupBake(t, st.ID)
+	dead := c.runner(t, st.ID, time.Minute)
+	deadID := dead.id(t)
+	waitLog(t, dead.server, st.ID, "slow-start", 2*time.Minute)
+	var other *node
+	for _, nd := range c.nodes {
+		if nd != dead {
+			other = nd
+		}
+	}
+	killed := time.Now()
+	dead.kill9(t)
+	final := waitDone(t, other.server, st.ID, 30*time.Second)
+	took := time.Since(killed)
+	if final.State != "CANCELED" || final.Result == nil || *final.Result != "FAILURE" {
+		t.Fatalf("bake of the killed node is %s", final)
+	}
+	t.Logf("kill -9 of node %s: its bake ended %s later", deadID, took.Round(100*time.Millisecond))
+	why := c.queryString(t, `SELECT error FROM bakes WHERE id = $1`, st.ID)
+	if !strings.Contains(why, "node "+deadID+", which ran this bake, stopped answering: last seen ") {
+		t.Fatalf("the bake's error does not name the dead node and when it was last seen: %q", why)
+	}
+	if logs := c.nodesLogs(t, st.ID, dead); !strings.Contains(logs, why) {
+		t.Fatalf("no node's log of the bake says %q:\n%s", why, logs)
+	}
+
+	dead.start(t)
+	mustLeaveNothing(t, st.ID, 30*time.Second)
+	var again status
+	if code, body, _ := call(t, "POST", other.url+"/api/v1/global/bake", req, &again); code != 200 || again.ID == st.ID || again.State != "RUNNING" {
+		t.Fatalf("a new identical request after the kill: %d %s, want a new RUNNING bake", code, body)
+	}
+	cleanupBake(t, again.ID)
+	call(t, "GET", other.url+"/api/v1/global/cancel/"+again.ID, nil, nil)
+}
+
+// nodesLogs is bake id's log as every node but skip serves it,
+// concatenated.
+func (c *cluster) nodesLogs(t *testing.T, id string, skip *node) string {
+	var all strings.Builder
+	for _, nd := range c.nodes {
+		if nd == skip {
+			continue
+		}
+		var l struct {
+			LogsContent string `json:"logsContent"`
+		}
+		call(t, "GET", nd.url+"/api/v1/global/logs/"+id, nil, &l)
+		all.WriteString(l.LogsContent + "\n")
+	}
+	return all.String()
+}
+
+// slowNTemplate is slowTemplate with a variable n, so that requests that
+// differ by the extended attribute n make distinct slow bakes.
+var slowNTemplate = strings.Replace(slowTemplate, `"variables": {`, `"variables": {"n": "", `, 1)
+
+// TestClusterRollingRestart restarts both nodes of a cluster, one after
+// the other, while a bake accepted by the first waits for a worker (each
+// node runs one bake at a time, and each is busy with a slow bake): the
+// slow bakes end CANCELED as the nodes stop, the queued bake survives the
+// first node's stop and the second node's restart, and the second node
+// runs it.
+func TestClusterRollingRestart(t *testing.T) {
+	needBakeTools(t)
+	c := newCluster(t, 2, clusterConfig{Config: "bakehouse:\n  concurrency: 1\n"})
+	c.writeTemplate(t, "slow.json", slowNTemplate)
+	c.upload(t, sampleDeb(t, "0.5.0-h5.c4baff4"))
+	a, b := c.nodes[0], c.nodes[1]
+	aID, bID := a.id(t), b.id(t)
+	for _, n := range []string{"1", "2"} {
+		var st status
+		req := with(helloRequest, "template_file_name", "slow.json", "extended_attributes", map[string]string{"n": n})
+		if code, body, _ := call(t, "POST", a.url+"/api/v1/global/bake", req, &st); code != 200 {
+			t.Fatalf("slow bake %s: %d %s", n, code, body)
+		}
+		cleanupBake(t, st.ID)
+		c.runner(t, st.ID, time.Minute)
+	}
+	if got := c.queryInt(t, `SELECT COUNT(DISTINCT node) FROM bakes WHERE state = 'RUNNING'`); got != 2 {
+		t.Fatalf("the slow bakes run on %d node(s), want one on each", got)
+	}
+	var q status
+	if code, body, _ := call(t, "POST", a.url+"/api/v1/global/bake", helloRequest, &q); code != 200 {
+		t.Fatalf("bake: %d %s", code, body)
+	}
+	cleanupBake(t, q.ID)
+	queued := func(when string) {
+		t.Helper()
+		state := c.queryString(t, `SELECT state || '/' || node || '/' || queued_on FROM bakes WHERE id = $1`, q.ID)
+		if state != "RUNNING//"+aID {
+			t.Fatalf("%s, the queued bake is %q (state/node/queued_on), want RUNNING//%s", when, state, aID)
+		}
+	}
+	queued("with both nodes busy")
+
+	a.stop(t, time.Minute)
+	queued("after node a stopped")
+	if got := c.queryInt(t, `SELECT COUNT(*) FROM bakes WHERE node = $1 AND state = 'CANCELED'`, aID); got != 1 {
+		t.Fatalf("%d bake(s) of the stopped node ended CANCELED, want its slow bake", got)
+	}
+	b.stop(t, time.Minute)
+	queued("after node b stopped")
+	b.start(t)
+	final := waitDone(t, b.server, q.ID, 5*time.Minute)
+	if final.State != "COMPLETED" || final.Result == nil || *final.Result != "SUCCESS" {
+		t.Fatalf("the queued bake ended %s\n%s", final, logsOf(t, b.server, q.ID))
+	}
+	if got := c.queryString(t, `SELECT node FROM bakes WHERE id = $1`, q.ID); got != bID {
+		t.Fatalf("the queued bake ran on %q, want node b (%s)", got, bID)
+	}
+	a.start(t)
+	if got := a.id(t); got != aID {
+		t.Fatalf("node a came back as %s, was %s: a node keeps its id across restarts", got, aID)
+	}
 }

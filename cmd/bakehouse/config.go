@@ -60,6 +60,20 @@ type serverConfig struct {
 	// database in the data dir.
 	Database string `yaml:"database"`
 
+	// NodeID is this node's id among the nodes that share the database;
+	// BAKEHOUSE_NODE_ID wins over it. Default: on PostgreSQL, instance
+	// (or the hostname) plus a random suffix kept in DATA_DIR/node-id, so
+	// that nodes started with one config on one host differ and a node
+	// keeps its id across restarts; on SQLite, instance.
+	NodeID string `yaml:"nodeId"`
+	// SecretsKey (32 random bytes in base64: openssl rand -base64 32)
+	// seals the secret values of queued bakes into the database, so that
+	// any node with the same key can run them; BAKEHOUSE_SECRETS_KEY wins
+	// over it. Set the same key on every node. Default: none; a bake
+	// with masked values then fails, saying so, if another node's worker
+	// takes it, or if its node restarted before it ran.
+	SecretsKey string `yaml:"secretsKey"`
+
 	// JenkinsPollInterval is how often the Jenkins trigger polls each
 	// watched job (a Go duration). Default: 15s (Igor's is 60s); the
 	// Notification plugin's webhook starts runs at once anyway.

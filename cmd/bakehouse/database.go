@@ -28,6 +28,7 @@ type jobQueue interface {
 // embedded SQLite database in the data dir, or a PostgreSQL database.
 type storage struct {
 	bakes     bakehouse.BakeStore
+	nodes     bakehouse.NodeStore
 	pipelines pipeline.Store
 	queue     jobQueue
 	// locks share pipeline runs and the Jenkins poller among the nodes on
@@ -45,6 +46,7 @@ type storage struct {
 	riverQueue *postgres.Queue
 	close      func() error
 	where      string // for the start log: the file, or the URL without its password
+	shared     bool   // several nodes may use the database (PostgreSQL)
 }
 
 // runSweep is how often a node on PostgreSQL takes over the pipeline runs
@@ -77,7 +79,8 @@ func openStorage(ctx context.Context, databaseURL, dataDir string, run func(ctx 
 			db.Close()
 			return nil, err
 		}
-		return &storage{bakes: sqlite.NewBakeStore(db, queue), pipelines: sqlite.NewPipelineStore(db), queue: queue,
+		bakes := sqlite.NewBakeStore(db, queue)
+		return &storage{bakes: bakes, nodes: bakes, pipelines: sqlite.NewPipelineStore(db), queue: queue,
 			locks: &runner.LocalLocks{}, close: db.Close, where: path}, nil
 	}
 	u, err := url.Parse(databaseURL)
@@ -96,9 +99,10 @@ func openStorage(ctx context.Context, databaseURL, dataDir string, run func(ctx 
 		return nil, err
 	}
 	locks := postgres.NewLocks(db)
-	return &storage{bakes: postgres.NewBakeStore(db, queue), pipelines: postgres.NewPipelineStore(db), queue: queue,
+	bakes := postgres.NewBakeStore(db, queue)
+	return &storage{bakes: bakes, nodes: bakes, pipelines: postgres.NewPipelineStore(db), queue: queue,
 		locks: locks, sweep: runSweep, cancels: postgres.NewExecutionCancels(db), logs: postgres.NewLogStore(db), riverQueue: queue,
-		close: func() error { locks.Close(); return db.Close() }, where: where}, nil
+		close: func() error { locks.Close(); return db.Close() }, where: where, shared: true}, nil
 }
 
 // stripSecret keeps the URL's password out of an error that might quote

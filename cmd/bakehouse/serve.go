@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bakehouse/bakehouse"
 	"github.com/bakehouse/bakehouse/aws"
 	"github.com/bakehouse/bakehouse/bakery"
 	"github.com/bakehouse/bakehouse/docker"
@@ -236,6 +237,18 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 	if st.logs != nil {
 		deps.Logs = st.logs
 	}
+	deps.Nodes = st.nodes
+	node, err := nodeID(e, cfg.Bakehouse, instance, dataDir, st.shared)
+	if err != nil {
+		return err
+	}
+	key, err := secretsKey(e, cfg.Bakehouse)
+	if err != nil {
+		return err
+	}
+	if key == nil && st.shared {
+		log.Warn("no bakehouse.secretsKey (or BAKEHOUSE_SECRETS_KEY): a bake with masked parameters fails if another node's worker takes it; set the same key on every node")
+	}
 	if e.wrapStore != nil {
 		deps.Store = e.wrapStore(deps.Store)
 	}
@@ -250,7 +263,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 	}
 	svc, err = bakery.New(bakery.Config{
 		Rosco: cfg.Config, WorkDir: filepath.Join(dataDir, "work"), LogDir: filepath.Join(dataDir, "logs"),
-		BakeTimeout: timeout, Concurrency: cfg.Bakehouse.Concurrency, Instance: instance,
+		BakeTimeout: timeout, Concurrency: cfg.Bakehouse.Concurrency, Instance: instance, Node: node, SecretsKey: key,
 		PassEnv: passEnv, SecretEnv: secretEnv,
 	}, deps)
 	if err != nil {
@@ -264,8 +277,14 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 		defer lcancel()
 		go st.logs.Listen(lctx, svc.Logs().Wake, log.With("component", "logs"))
 	}
+	reg.MustRegister(bakery.NewNodeCollector(svc))
 
-	// Restart recovery before any new bake runs.
+	// The node is registered before it claims any bake, then recovers
+	// what its previous process left before any new bake runs.
+	self := bakehouse.Node{ID: node, Concurrency: cfg.Bakehouse.Concurrency, StartedAt: start}
+	if err := svc.Heartbeat(ctx, self); err != nil {
+		return err
+	}
 	n, err := svc.Recover(ctx)
 	if err != nil {
 		return err
@@ -313,6 +332,17 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 		queue.Stop(context.Background())
 		return fmt.Errorf("listen %s: %w", addr, err)
 	}
+	// Heartbeats go on until the queue has stopped (below), so that the
+	// other nodes do not take a stopping node for dead; then the node is
+	// removed, and its queued bakes are theirs.
+	self.URL = srv.URL()
+	membership := bakery.NewMembership(svc, self)
+	if err := membership.Start(context.WithoutCancel(ctx)); err != nil {
+		rescuer.Stop()
+		queue.Stop(context.Background())
+		return err
+	}
+	defer membership.Stop()
 	pl, err := startPipelines(cfg, st, srv, auth.Token, rp, dk, ac, svc, log)
 	if err != nil {
 		rescuer.Stop()
