@@ -90,3 +90,35 @@ func TestUnmaskedArgv(t *testing.T) {
 		t.Error("a kept argv that differs from the stored plan was run")
 	}
 }
+
+// TestUnmaskedArgvOnAnotherNode: a node that did not accept the bake gets
+// its secret values from the sealed command line, with the same key only;
+// without a key, the error names the node that holds them and the setting.
+func TestUnmaskedArgvOnAnotherNode(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	full := []string{"packer", "build", "-var=aws_secret_key=S", "-var", "aws_access_key=K", "t.json"}
+	accepting := &Service{cfg: Config{Node: "node-a"}, secretArgv: map[string][]string{}}
+	rec := &bakehouse.BakeRecord{ID: "b1", QueuedOn: "node-a"}
+	rec.Plan.Packer.Argv = bakehouse.MaskArgv(full, accepting.cfg.Rosco.MaskedParameters())
+
+	noKey := &Service{cfg: Config{Node: "node-b"}, secretArgv: map[string][]string{}}
+	if _, err := noKey.unmaskedArgv(rec); err == nil || !strings.Contains(err.Error(), "node node-a") || !strings.Contains(err.Error(), "bakehouse.secretsKey") {
+		t.Fatalf("no key, secrets on node-a: err = %v; want one naming node-a and bakehouse.secretsKey", err)
+	}
+	sealed, err := sealArgv(key, full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.SealedArgv = sealed
+	withKey := &Service{cfg: Config{Node: "node-b", SecretsKey: key}, secretArgv: map[string][]string{}}
+	if got, err := withKey.unmaskedArgv(rec); err != nil || strings.Join(got, " ") != strings.Join(full, " ") {
+		t.Fatalf("same key: unmaskedArgv = %q, %v; want the argv in clear", got, err)
+	}
+	if _, err := noKey.unmaskedArgv(rec); err == nil || !strings.Contains(err.Error(), "has none") || !strings.Contains(err.Error(), "BAKEHOUSE_SECRETS_KEY") {
+		t.Fatalf("sealed, no key: err = %v", err)
+	}
+	otherKey := &Service{cfg: Config{Node: "node-c", SecretsKey: []byte("fedcba9876543210fedcba9876543210")}, secretArgv: map[string][]string{}}
+	if _, err := otherKey.unmaskedArgv(rec); err == nil || !strings.Contains(err.Error(), "same bakehouse.secretsKey") {
+		t.Fatalf("sealed, another key: err = %v", err)
+	}
+}

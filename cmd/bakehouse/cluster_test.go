@@ -3,10 +3,13 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -438,6 +441,29 @@ func TestClusterRollingRestart(t *testing.T) {
 		}
 	}
 	queued("with both nodes busy")
+	// Any node's /status/all lists both, with a's running and queued
+	// bakes; a's /metrics counts them under its node id.
+	var all struct {
+		Instances map[string]struct {
+			Running []string `json:"running"`
+			Queued  []string `json:"queued"`
+		} `json:"instances"`
+	}
+	if code, body, _ := call(t, "GET", b.url+"/status/all", nil, &all); code != 200 || len(all.Instances) != 2 ||
+		len(all.Instances[aID].Running) != 1 || len(all.Instances[bID].Running) != 1 ||
+		!slices.Equal(all.Instances[aID].Queued, []string{q.ID}) || len(all.Instances[bID].Queued) != 0 {
+		t.Fatalf("/status/all on b: %d %s\nwant a with one running and %s queued, b with one running", code, body, q.ID)
+	}
+	_, metrics, _ := call(t, "GET", a.url+"/metrics", nil, nil)
+	for _, want := range []string{
+		`bakehouse_node_bakes{node="` + aID + `",state="queued"} 1`,
+		`bakehouse_node_bakes{node="` + aID + `",state="running"} 1`,
+		"bakehouse_nodes_live 2",
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Fatalf("/metrics of a lacks %s:\n%s", want, grepLines(string(metrics), "bakehouse_node"))
+		}
+	}
 
 	a.stop(t, time.Minute)
 	queued("after node a stopped")
@@ -458,4 +484,87 @@ func TestClusterRollingRestart(t *testing.T) {
 	if got := a.id(t); got != aID {
 		t.Fatalf("node a came back as %s, was %s: a node keeps its id across restarts", got, aID)
 	}
+}
+
+// TestClusterSecrets: a bake with a secret extended attribute, accepted by
+// a busy node, runs on the other node, whose Packer gets the secret in
+// clear: it crossed the database sealed with BAKEHOUSE_SECRETS_KEY, and
+// neither the database nor any node's files or log hold it in clear.
+func TestClusterSecrets(t *testing.T) {
+	needBakeTools(t)
+	const secret = "E-extended-secret-7713"
+	key := base64.StdEncoding.EncodeToString([]byte("an operator's key, 32 bytes long"))
+	dir := t.TempDir()
+	seen := filepath.Join(dir, "argv")
+	real, err := exec.LookPath("packer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapper := filepath.Join(dir, "packer")
+	script := fmt.Sprintf("#!/bin/sh\n[ \"$1\" = version ] || echo \"$*\" >> %s\nexec %s \"$@\"\n", seen, real)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, 2, clusterConfig{
+		Config: "bakehouse:\n  concurrency: 1\n  packerPath: " + wrapper + "\n",
+		Env:    []string{"BAKEHOUSE_SECRETS_KEY=" + key},
+	})
+	c.writeTemplate(t, "slow.json", slowTemplate)
+	c.upload(t, sampleDeb(t, "0.5.0-h5.c4baff4"))
+	var slow status
+	if code, body, _ := call(t, "POST", c.nodes[0].url+"/api/v1/global/bake", with(helloRequest, "template_file_name", "slow.json"), &slow); code != 200 {
+		t.Fatalf("slow bake: %d %s", code, body)
+	}
+	cleanupBake(t, slow.ID)
+	busy := c.runner(t, slow.ID, time.Minute)
+	var st status
+	req := with(helloRequest, "extended_attributes", map[string]string{"aws_access_key": secret})
+	if code, body, _ := call(t, "POST", busy.url+"/api/v1/global/bake", req, &st); code != 200 {
+		t.Fatalf("bake: %d %s", code, body)
+	}
+	cleanupBake(t, st.ID)
+	ran := c.runner(t, st.ID, time.Minute)
+	if ran == busy {
+		t.Fatalf("the bake ran on the node that accepted it, %s, which was busy", busy.name)
+	}
+	if final := waitDone(t, ran.server, st.ID, 5*time.Minute); final.State != "COMPLETED" {
+		t.Fatalf("bake ended %s\n%s", final, logsOf(t, ran.server, st.ID))
+	}
+	if got, _ := os.ReadFile(seen); !strings.Contains(string(got), "aws_access_key="+secret) {
+		t.Fatalf("packer on node %s did not get the secret: %s", ran.name, got)
+	}
+	if n := c.queryInt(t, `SELECT COUNT(*) FROM bakes WHERE id = $1 AND sealed_argv IS NOT NULL`, st.ID); n != 1 {
+		t.Fatalf("the bake's secret command line is not sealed in the database")
+	}
+	for _, q := range []string{`SELECT string_agg(b::text, ' ') FROM bakes b`, `SELECT string_agg(j::text, ' ') FROM river_job j`} {
+		if text := c.queryString(t, q); strings.Contains(text, secret) || strings.Contains(text, hex.EncodeToString([]byte(secret))) {
+			t.Fatalf("the secret is in the database in clear (%s)", q)
+		}
+	}
+	for _, nd := range c.nodes {
+		for _, text := range []string{nd.log(), logsOf(t, nd.server, st.ID)} {
+			if strings.Contains(text, secret) || strings.Contains(text, key) {
+				t.Fatalf("node %s logged the secret or the key", nd.name)
+			}
+		}
+		filepath.Walk(nd.dataDir, func(path string, info os.FileInfo, err error) error {
+			if err == nil && !info.IsDir() {
+				if b, _ := os.ReadFile(path); strings.Contains(string(b), secret) {
+					t.Errorf("secret stored in %s", path)
+				}
+			}
+			return nil
+		})
+	}
+}
+
+// grepLines returns the lines of text that contain s.
+func grepLines(text, s string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
