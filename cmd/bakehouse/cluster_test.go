@@ -374,6 +374,9 @@ func TestClusterKill9(t *testing.T) {
 
 	dead.start(t)
 	mustLeaveNothing(t, st.ID, 30*time.Second)
+	if !strings.Contains(dead.log(), `msg="removed the leftovers of a bake ended while this node was down" id=`+st.ID) {
+		t.Fatalf("node %s, back, did not remove what bake %s left:\n%s", deadID, st.ID, dead.log())
+	}
 	var again status
 	if code, body, _ := call(t, "POST", other.url+"/api/v1/global/bake", req, &again); code != 200 || again.ID == st.ID || again.State != "RUNNING" {
 		t.Fatalf("a new identical request after the kill: %d %s, want a new RUNNING bake", code, body)
