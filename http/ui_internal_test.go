@@ -24,6 +24,10 @@ func TestUICheckField(t *testing.T) {
 		{"templateFileName", "../etc/passwd", "plain file name"},
 		{"varFileName", "vars.json", ""},
 		{"job", "/job/x", "without a leading"},
+		{"packageName", "", "Package is a required field for Find Image from Tags stages"},
+		{"packageName", "a b", "is not a package name"},
+		{"packageName", "${trigger['properties']['pkg']}", ""},
+		{"stageName", "", "Stage Name is required"},
 	} {
 		got := checkField(tc.field, tc.value)
 		if tc.want == "" && got != "" || tc.want != "" && !strings.Contains(got, tc.want) {

@@ -44,7 +44,22 @@ var funcs = template.FuncMap{
 	"duration": Duration,
 	"list":     func(v ...string) []string { return v },
 	"field": func(errs map[string]string, name, label, value, help string) Field {
-		return Field{Name: name, Label: label, Value: value, Help: help, Error: errs[name]}
+		return Field{Name: name, ID: name, Check: name, Label: label, Value: value, Help: help, Error: errs[name]}
+	},
+	// dict passes several values to a template: dict "K1" v1 "K2" v2.
+	"dict": func(kv ...any) (map[string]any, error) {
+		if len(kv)%2 != 0 {
+			return nil, fmt.Errorf("dict needs key and value pairs, got %d arguments", len(kv))
+		}
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			k, ok := kv[i].(string)
+			if !ok {
+				return nil, fmt.Errorf("dict key %v is not a string", kv[i])
+			}
+			m[k] = kv[i+1]
+		}
+		return m, nil
 	},
 	"lower": func(v any) string { return strings.ToLower(fmt.Sprint(v)) },
 	"join":  strings.Join,
@@ -59,9 +74,11 @@ var funcs = template.FuncMap{
 }
 
 // Field is one labelled text input of a form, with its help and the
-// error found in its value.
+// error found in its value. Name is what the form posts, ID names its
+// elements (f-ID, err-ID, help-ID), and Check is the rule that checks it
+// as the user types (GET /ui/pipelines/check/{Check}).
 type Field struct {
-	Name, Label, Value, Help, Error string
+	Name, ID, Check, Label, Value, Help, Error string
 }
 
 // Duration writes d as people read it: 850ms, 42s, 3m07s, 1h02m.

@@ -62,7 +62,8 @@ func browse(t *testing.T, ctx context.Context, timeout time.Duration, what strin
 		defer cancel()
 		where, _ := chromedp.Run(c, chromedp.Location())
 		body, _ := chromedp.Run(c, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-		t.Fatalf("%s: %v\npage %s shows:\n%s", what, err, where, body)
+		errs, _ := chromedp.Run(c, chromedp.Evaluate[string](`Array.from(document.querySelectorAll(".field-error")).filter(function (e) { return e.textContent; }).map(function (e) { return e.id + ": " + e.textContent; }).join("\n")`))
+		t.Fatalf("%s: %v\npage %s shows:\n%s\nfield errors:\n%s", what, err, where, body, errs)
 	}
 }
 
@@ -135,12 +136,12 @@ func TestUIBrowser(t *testing.T) {
 		waitJS(`!!document.querySelector('#jobs-list option[value="`+jenkinstest.ArmoryJob+`"]')`),
 		chromedp.SendKeys(chromedp.CSS(`#f-job`), jenkinstest.ArmoryJob),
 		chromedp.SendKeys(chromedp.CSS(`#f-propertyFile`), "build.properties"),
-		chromedp.SendKeys(chromedp.CSS(`#f-package`), "armory-hello-deploy"),
-		chromedp.Click(chromedp.CSS(`input[name=baseOs][value=bookworm]`)),
-		chromedp.Click(chromedp.CSS(`details summary`)),
-		chromedp.SendKeys(chromedp.CSS(`#f-amiSuffix`), "2024 01 31!"),
-		chromedp.Click(chromedp.CSS(`#f-amiName`)), // leave the field: "change"
-		waitJS(`document.getElementById("err-amiSuffix").textContent.includes("may only contain letters")`),
+		chromedp.SendKeys(chromedp.CSS(`#f-s0-package`), "armory-hello-deploy"),
+		chromedp.Click(chromedp.CSS(`input[name="s0.baseOs"][value=bookworm]`)),
+		chromedp.Click(chromedp.CSS(`#stage-0 details summary`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-s0-amiSuffix`), "2024 01 31!"),
+		chromedp.Click(chromedp.CSS(`#f-s0-amiName`)), // leave the field: "change"
+		waitJS(`document.getElementById("err-s0-amiSuffix").textContent.includes("may only contain letters")`),
 	)
 	screenshot(t, ctx, "ui-bake-stage-form")
 	var cfgs []map[string]any
@@ -148,7 +149,7 @@ func TestUIBrowser(t *testing.T) {
 		t.Fatalf("a form with a field error was saved: %v", cfgs)
 	}
 	browse(t, ctx, 30*time.Second, "save the pipeline",
-		js(`document.getElementById("f-amiSuffix").value = ""`),
+		js(`document.getElementById("f-s0-amiSuffix").value = ""`),
 		chromedp.Submit(chromedp.CSS(`#pipeline-form`)),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/ui/pipelines/armory/hello/run"]`)))
 	if call(t, "GET", srv.url+"/applications/armory/pipelineConfigs", nil, &cfgs); len(cfgs) != 1 {

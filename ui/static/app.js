@@ -31,16 +31,27 @@
     document.addEventListener("change", function (e) {
       var t = e.target, group = t.getAttribute && t.getAttribute("data-select-all");
       if (group) document.querySelectorAll('input[name="' + group + '"]').forEach(function (c) { c.checked = t.checked; });
+      // A stage's provider decides its regions and base OSes: the server
+      // renders the form again, unsaved, with the provider's choices.
+      if (t.hasAttribute && t.hasAttribute("data-refresh") && t.form) {
+        var op = document.createElement("input");
+        op.type = "hidden"; op.name = "op"; op.value = "refresh";
+        t.form.appendChild(op);
+        t.form.submit();
+      }
     });
     document.addEventListener("click", function (e) {
       var t = e.target;
       if (t.hasAttribute("data-remove-row")) { t.closest("tr").remove(); }
       var add = t.getAttribute("data-add-row");
       if (add) {
+        var names = (t.getAttribute("data-names") || "eaKey eaValue").split(" ");
         var tr = document.createElement("tr");
-        tr.innerHTML = '<td><input name="eaKey" aria-label="Key"></td><td><input name="eaValue" aria-label="Value"></td><td><button type="button" data-remove-row>Remove</button></td>';
+        tr.innerHTML = '<td><input aria-label="Key"></td><td><input aria-label="Value"></td><td><button type="button" data-remove-row>Remove</button></td>';
+        var inputs = tr.querySelectorAll("input");
+        inputs[0].name = names[0]; inputs[1].name = names[1];
         document.getElementById(add).appendChild(tr);
-        tr.querySelector("input").focus();
+        inputs[0].focus();
       }
     });
   });
