@@ -31,16 +31,21 @@ const authHeader = "Authorization: Bearer <token>"
 // authorizer is an Auth prepared once, so that each request costs a
 // header read, one hash and a prefix walk, with no parsing.
 type authorizer struct {
-	on      bool
-	hasTok  bool
-	tokSum  [sha256.Size]byte
-	trusted []netip.Prefix
+	on     bool
+	hasTok bool
+	tokSum [sha256.Size]byte
+	// sessionKey signs the UI's session cookies; it is derived from the
+	// token, so a new token signs every browser out.
+	sessionKey []byte
+	trusted    []netip.Prefix
 }
 
 func newAuthorizer(a Auth) *authorizer {
 	z := &authorizer{on: a.Token != "" || len(a.TrustedNetworks) > 0, hasTok: a.Token != ""}
 	if z.hasTok {
 		z.tokSum = sha256.Sum256([]byte(a.Token))
+		k := sha256.Sum256([]byte("bakehouse ui session key\x00" + a.Token))
+		z.sessionKey = k[:]
 	}
 	for _, p := range a.TrustedNetworks {
 		z.trusted = append(z.trusted, p.Masked())
@@ -57,12 +62,18 @@ func (s *Server) SetAuth(a Auth) { s.auth = newAuthorizer(a) }
 func (s *Server) guard(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		z := s.auth
-		if z == nil || !z.on || z.trusts(r.RemoteAddr) || (z.hasTok && z.tokenMatches(r.Header.Get("Authorization"))) {
+		if z.allows(r) {
 			h.ServeHTTP(w, r)
 			return
 		}
 		s.log.Warn("refused a mutating request", "method", r.Method, "path", r.URL.Path, "remote", r.RemoteAddr,
 			"authorization_sent", r.Header.Get("Authorization") != "")
+		if isUIPath(r.URL.Path) && strings.Contains(r.Header.Get("Accept"), "text/html") {
+			// A browser's form: a page that offers to sign in. Scripts
+			// get the API's error below.
+			s.uiRefused(w, r, z)
+			return
+		}
 		if !z.hasTok {
 			writeError(w, r, bakehouse.Errorf(bakehouse.EFORBIDDEN,
 				"This request changes the bakery, which accepts such requests only from bakehouse.trustedNetworks (this client is %s): send it from one of those networks, or set bakehouse.apiToken on the server and send %s.", r.RemoteAddr, authHeader))
@@ -72,6 +83,25 @@ func (s *Server) guard(h http.Handler) http.Handler {
 		writeError(w, r, &bakehouse.Error{Code: bakehouse.EUNAUTHORIZED, Field: "Authorization",
 			Message: "This request changes the bakery and needs the header '" + authHeader + "' with the server's API token (bakehouse.apiToken or BAKEHOUSE_API_TOKEN); the bakehouse CLI sends $BAKEHOUSE_TOKEN."})
 	})
+}
+
+// allows reports whether a mutating request may proceed: no auth is
+// configured, the peer is in a trusted network, the bearer token matches,
+// or, for the web UI's own forms, the browser holds a session cookie made
+// from the token by signing in (ui_auth.go). The UI's forms also carry a
+// CSRF token and come from the same origin (uiPost), and the cookie is
+// SameSite=Strict, so the cookie alone lets no other site post.
+func (z *authorizer) allows(r *http.Request) bool {
+	if z == nil || !z.on || z.trusts(r.RemoteAddr) {
+		return true
+	}
+	if !z.hasTok {
+		return false
+	}
+	if z.tokenMatches(r.Header.Get("Authorization")) {
+		return true
+	}
+	return isUIPath(r.URL.Path) && z.sessionMatches(r)
 }
 
 // tokenMatches compares the bearer token in an Authorization header with

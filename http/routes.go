@@ -97,6 +97,10 @@ var routeTable = []route{
 	{"GET /ui/executions/{id}", (*Server).handleUIExecution, reads},
 	{"GET /ui/executions/{id}/events", (*Server).handleUIExecutionEvents, reads},
 	{"POST /ui/executions/{id}/cancel", (*Server).handleUICancelExecution, mutates},
+	// Signing in and out change only the browser's own cookie (ui_auth.go).
+	{"GET /ui/signin", (*Server).handleUISignInForm, reads},
+	{"POST /ui/signin", (*Server).handleUISignIn, reads},
+	{"POST /ui/signout", (*Server).handleUISignOut, reads},
 	{"/", (*Server).handleNotFound, reads},
 }
 

@@ -26,7 +26,9 @@ var uiTemplates = sync.OnceValues(ui.Parse)
 // mark, the CSRF token for its forms, and the page's own data.
 type uiView struct {
 	Title, Nav, CSRF string
-	D                any
+	// Auth is what the header offers: "signin", "signout" or "".
+	Auth, Here string
+	D          any
 }
 
 // page renders a whole page with status.
@@ -34,7 +36,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name, 
 	t, err := uiTemplates()
 	if err == nil {
 		var buf bytes.Buffer
-		if err = t.Render(&buf, name, uiView{Title: title, Nav: nav, CSRF: s.csrfToken(w, r), D: d}); err == nil {
+		if err = t.Render(&buf, name, uiView{Title: title, Nav: nav, CSRF: s.csrfToken(w, r), Auth: s.uiAuthState(r), Here: r.URL.RequestURI(), D: d}); err == nil {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
 			w.Header().Set("Cache-Control", "no-store")
 			w.WriteHeader(status)

@@ -1,8 +1,12 @@
 package http
 
 import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestUICheckField: the rules the pipeline form shows next to its fields
@@ -40,5 +44,45 @@ func TestUICheckField(t *testing.T) {
 func TestUITemplatesParse(t *testing.T) {
 	if _, err := uiTemplates(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUISession: a session cookie authorizes only while unexpired, with
+// its signature intact, under the token that made it.
+func TestUISession(t *testing.T) {
+	z := newAuthorizer(Auth{Token: "tok-1"})
+	other := newAuthorizer(Auth{Token: "tok-2"})
+	future := time.Now().Add(time.Hour).Unix()
+	good := z.sessionValue(future)
+	for _, tc := range []struct {
+		name, value string
+		z           *authorizer
+		want        bool
+	}{
+		{"good", good, z, true},
+		{"expired", z.sessionValue(time.Now().Add(-time.Second).Unix()), z, false},
+		{"later expiry, old signature", strconv.FormatInt(future+3600, 10) + good[strings.IndexByte(good, '.'):], z, false},
+		{"flipped signature", good[:len(good)-1] + "0", z, good[len(good)-1] == '0'},
+		{"another token", good, other, false},
+		{"the token itself", "tok-1", z, false},
+		{"empty", "", z, false},
+	} {
+		r := httptest.NewRequest("POST", "/ui/pipelines", nil)
+		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: tc.value})
+		if got := tc.z.sessionMatches(r); got != tc.want {
+			t.Errorf("%s: sessionMatches = %v, want %v", tc.name, got, tc.want)
+		}
+		if got := tc.z.allows(r); got != tc.want {
+			t.Errorf("%s: allows = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if strings.Contains(good, "tok-1") {
+		t.Errorf("the session %q holds the token", good)
+	}
+	// The API's routes take the bearer header, not the cookie.
+	r := httptest.NewRequest("POST", "/api/v1/global/bake", nil)
+	r.AddCookie(&http.Cookie{Name: sessionCookie, Value: good})
+	if z.allows(r) {
+		t.Error("a session cookie authorized an API route")
 	}
 }
