@@ -56,7 +56,8 @@ func summarize(b *bakehouse.BakeRecord) bakeSummary {
 }
 
 // bakeQuery selects bakes for the Bakery view: State exactly, Provider
-// and Region exactly, Package and Image as substrings; at most Limit.
+// and Region exactly, Package and Image as substrings; at most Limit
+// (0: all).
 type bakeQuery struct {
 	State, Provider, Region, Package, Image string
 	Limit                                   int
@@ -80,7 +81,7 @@ func (s *Server) listBakes(r *http.Request, q bakeQuery) ([]bakeSummary, error) 
 	}
 	out := []bakeSummary{}
 	for _, b := range bakes {
-		if len(out) == q.Limit {
+		if q.Limit > 0 && len(out) == q.Limit {
 			break
 		}
 		sum := summarize(b)

@@ -73,6 +73,13 @@ type Server struct {
 	riverUI http.Handler
 	// Concurrency is shown in /status/instance.
 	Concurrency int
+	// ExecutionPoll is how often an execution page's event stream reads
+	// the stored execution when nothing in this process said it changed:
+	// the runner here wakes the stream at once (ExecutionSaved), the poll
+	// catches executions another node advances. Default 5 s.
+	ExecutionPoll time.Duration
+	// changes wakes the execution pages' event streams (ui_live.go).
+	changes executionChanges
 
 	// health is /health's body, encoded when the versions change so that
 	// the HTTP floor stays a copy of bytes.

@@ -127,18 +127,25 @@ func rowOf(sum bakeSummary) bakeRow {
 	return row
 }
 
-// uiBakeLimit is how many bakes the Bakery page shows: enough to scroll
-// through, few enough to render fast with thousands in the database.
-const uiBakeLimit = 200
-
 // handleUIBakery is the Bakery page: every bake, newest first, filtered
-// as GET /api/v1/bakes filters.
+// as GET /api/v1/bakes filters, uiPageSize a page. The first page reads
+// only as many bakes as it shows when no filter is set; a later page
+// reads the list up to its cursor.
 func (s *Server) handleUIBakery() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		f := bakeQuery{State: strings.ToUpper(q.Get("state")), Provider: q.Get("provider"), Region: q.Get("region"),
-			Package: q.Get("package"), Image: q.Get("image"), Limit: uiBakeLimit + 1}
+			Package: q.Get("package"), Image: q.Get("image"), Limit: uiPageSize + 1}
+		before, after := q.Get("before"), q.Get("after")
+		if before != "" || after != "" {
+			f.Limit = 0
+		}
 		sums, err := s.listBakes(r, f)
+		if err != nil {
+			s.uiError(w, r, err)
+			return
+		}
+		page, older, newer, err := pageOf(sums, func(b bakeSummary) string { return b.ID }, before, after, uiPageSize)
 		if err != nil {
 			s.uiError(w, r, err)
 			return
@@ -147,46 +154,63 @@ func (s *Server) handleUIBakery() http.Handler {
 			Filter bakeQuery
 			States []string
 			Bakes  []bakeRow
-			More   bool
-		}{Filter: f, States: []string{"RUNNING", "COMPLETED", "CANCELED"}}
-		if len(sums) > uiBakeLimit {
-			sums, d.More = sums[:uiBakeLimit], true
-		}
-		for _, sum := range sums {
+			Pager  pager
+			First  bool
+		}{Filter: f, States: []string{"RUNNING", "COMPLETED", "CANCELED"}, First: !newer}
+		ids := make([]string, len(page))
+		for i, sum := range page {
 			d.Bakes = append(d.Bakes, rowOf(sum))
+			ids[i] = sum.ID
 		}
+		d.Pager = pagerFor("/ui/bakery", q, ids, older, newer)
 		s.page(w, r, http.StatusOK, "bakery", "Bakery", "bakery", d)
 	})
+}
+
+// bakeView is one bake's page data.
+type bakeView struct {
+	bakeRow
+	Image, ExecutionID, Log string
+	Plan                    *bakehouse.Plan
+}
+
+// viewBake reads bake id for its page; withLog reads its log too once
+// it has ended (a running bake's log streams).
+func (s *Server) viewBake(r *http.Request, id string, withLog bool) (*bakeView, error) {
+	rec, err := s.bakery.Record(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	sum := rowOf(summarize(rec))
+	d := &bakeView{bakeRow: sum, Plan: &rec.Plan}
+	if sum.ImageName != "" || sum.ImageID != "" {
+		d.Image = sum.ImageName + " (" + sum.ImageID + ")"
+	}
+	d.ExecutionID, _, _ = strings.Cut(rec.Request.SpinnakerExecutionID, ":")
+	if withLog && !sum.Running {
+		d.Log, _ = s.bakery.Logs().Read(r.Context(), rec.ID)
+	}
+	return d, nil
 }
 
 // handleUIBake is one bake: its result, plan and Packer log (streamed
 // by handleUIBakeLog while it runs).
 func (s *Server) handleUIBake() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec, err := s.bakery.Record(r.Context(), r.PathValue("id"))
+		d, err := s.viewBake(r, r.PathValue("id"), true)
 		if err != nil {
 			s.uiError(w, r, err)
 			return
 		}
-		sum := rowOf(summarize(rec))
-		d := struct {
-			bakeRow
-			Image, ExecutionID, Log string
-			Plan                    *bakehouse.Plan
-		}{bakeRow: sum, Plan: &rec.Plan}
-		if sum.ImageName != "" || sum.ImageID != "" {
-			d.Image = sum.ImageName + " (" + sum.ImageID + ")"
-		}
-		d.ExecutionID, _, _ = strings.Cut(rec.Request.SpinnakerExecutionID, ":")
-		if !sum.Running {
-			d.Log, _ = s.bakery.Logs().Read(r.Context(), rec.ID)
-		}
-		s.page(w, r, http.StatusOK, "bake", "Bake "+rec.ID, "bakery", d)
+		s.page(w, r, http.StatusOK, "bake", "Bake "+d.ID, "bakery", d)
 	})
 }
 
 // handleUIBakeLog streams a bake's Packer log as Server-Sent Events: one
-// "line" event per line from the start, then "end" once the bake is over.
+// "line" event per line from the start, then, once the bake is over,
+// "head" with the page's head as it now is (its state, result and
+// actions), so that RUNNING turns into the result without a reload, and
+// "end".
 func (s *Server) handleUIBakeLog() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
@@ -194,10 +218,19 @@ func (s *Server) handleUIBakeLog() http.Handler {
 			writeError(w, r, err)
 			return
 		}
+		csrf := s.csrfToken(w, r)
 		ev := startEvents(w)
 		lw := &sseLines{ev: ev}
 		s.bakery.FollowLog(r.Context(), id, lw, ev.flush)
 		lw.close()
+		if t, err := uiTemplates(); err == nil {
+			if d, err := s.viewBake(r, id, false); err == nil {
+				var buf bytes.Buffer
+				if t.Fragment(&buf, "bake", "head", uiView{CSRF: csrf, D: d}) == nil {
+					ev.send("head", buf.String())
+				}
+			}
+		}
 		ev.send("end", "")
 	})
 }
@@ -238,11 +271,9 @@ type imageRow struct {
 	Finished                                   time.Time
 }
 
-// uiImageLimit bounds the Images page and the execution look-ups it makes.
-const uiImageLimit = 100
-
 // handleUIImages lists the images baked here, newest first, with what
-// they were baked from and the run (and Jenkins build) that asked.
+// they were baked from and the run (and Jenkins build) that asked,
+// uiPageSize a page.
 func (s *Server) handleUIImages() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		recs, err := s.bakery.List(r.Context(), bakehouse.BakeFilter{State: bakehouse.StateCompleted})
@@ -250,15 +281,23 @@ func (s *Server) handleUIImages() http.Handler {
 			s.uiError(w, r, err)
 			return
 		}
+		var baked []*bakehouse.BakeRecord
+		for _, rec := range recs {
+			if rec.Details != nil && rec.Result != nil && *rec.Result == bakehouse.ResultSuccess {
+				baked = append(baked, rec)
+			}
+		}
+		q := r.URL.Query()
+		page, older, newer, err := pageOf(baked, func(b *bakehouse.BakeRecord) string { return b.ID }, q.Get("before"), q.Get("after"), uiPageSize)
+		if err != nil {
+			s.uiError(w, r, err)
+			return
+		}
 		builds := map[string]string{}
 		var rows []imageRow
-		for _, rec := range recs {
-			if len(rows) == uiImageLimit {
-				break
-			}
-			if rec.Details == nil || rec.Result == nil || *rec.Result != bakehouse.ResultSuccess {
-				continue
-			}
+		ids := make([]string, len(page))
+		for i, rec := range page {
+			ids[i] = rec.ID
 			row := imageRow{Name: rec.Details.ImageName, ID: rec.Details.AMI, Base: rec.Plan.SourceImage, BakeID: rec.ID,
 				Regions: rec.Details.Regions, Finished: rec.FinishedAt}
 			if len(row.Regions) == 0 {
@@ -290,7 +329,10 @@ func (s *Server) handleUIImages() http.Handler {
 			}
 			rows = append(rows, row)
 		}
-		s.page(w, r, http.StatusOK, "images", "Images", "images", rows)
+		s.page(w, r, http.StatusOK, "images", "Images", "images", struct {
+			Images []imageRow
+			Pager  pager
+		}{rows, pagerFor("/ui/images", q, ids, older, newer)})
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bakehouse/bakehouse"
@@ -129,13 +130,61 @@ func (l *sseLines) close() {
 	}
 }
 
-// executionTick is how often an execution's event stream looks at the
-// stored execution for a change. The browser does not poll: the server
-// sends the stages only when they changed.
-const executionTick = 500 * time.Millisecond
+// defaultExecutionPoll is Server.ExecutionPoll's default.
+const defaultExecutionPoll = 5 * time.Second
+
+// executionChanges wakes the event streams that show an execution when
+// the runner in this process has written it. Each stream has a channel
+// with room for one signal, so a notification never blocks the runner
+// and several writes in a row make one wake-up.
+type executionChanges struct {
+	mu   sync.Mutex
+	subs map[string]map[chan struct{}]bool
+}
+
+// watch returns a channel signalled when execution id is written, and
+// the function that stops watching.
+func (c *executionChanges) watch(id string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	c.mu.Lock()
+	if c.subs == nil {
+		c.subs = map[string]map[chan struct{}]bool{}
+	}
+	if c.subs[id] == nil {
+		c.subs[id] = map[chan struct{}]bool{}
+	}
+	c.subs[id][ch] = true
+	c.mu.Unlock()
+	return ch, func() {
+		c.mu.Lock()
+		delete(c.subs[id], ch)
+		if len(c.subs[id]) == 0 {
+			delete(c.subs, id)
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *executionChanges) notify(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for ch := range c.subs[id] {
+		select {
+		case ch <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+}
+
+// ExecutionSaved tells the server that execution id was just written, so
+// that the pages that show it update now (runner.Config.Saved). It never
+// blocks.
+func (s *Server) ExecutionSaved(id string) { s.changes.notify(id) }
 
 // handleUIExecutionEvents streams an execution's stages as HTML, an
-// "html" event each time they change, and "end" once it is complete.
+// "html" event each time they change, and "end" once it is complete. It
+// reads the execution when the runner says it wrote it, and every
+// ExecutionPoll in case another node did.
 func (s *Server) handleUIExecutionEvents() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok := s.pipelinesOr(w, r)
@@ -153,8 +202,14 @@ func (s *Server) handleUIExecutionEvents() http.Handler {
 			return
 		}
 		csrf := s.csrfToken(w, r)
+		changed, stop := s.changes.watch(id)
+		defer stop()
 		ev := startEvents(w)
-		tick := time.NewTicker(executionTick)
+		poll := s.ExecutionPoll
+		if poll <= 0 {
+			poll = defaultExecutionPoll
+		}
+		tick := time.NewTicker(poll)
 		defer tick.Stop()
 		var last string
 		for {
@@ -181,6 +236,7 @@ func (s *Server) handleUIExecutionEvents() http.Handler {
 			select {
 			case <-r.Context().Done():
 				return
+			case <-changed:
 			case <-tick.C:
 			}
 		}

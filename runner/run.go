@@ -64,6 +64,7 @@ func (ru *run) save() {
 	if err := ru.r.cfg.Store.SaveExecution(context.WithoutCancel(ru.ctx), ru.e); err != nil {
 		ru.r.cfg.Log.Error("saving execution failed", "execution", ru.e.ID, "err", err)
 	}
+	ru.r.saved(ru.e.ID)
 }
 
 // waitWorkers waits until every worker returned; the run's context is

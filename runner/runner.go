@@ -39,6 +39,11 @@ type Config struct {
 	// Relay carries a cancel to the node that drives the execution; nil
 	// with one node.
 	Relay CancelRelay
+	// Saved, when set, is told the id of each execution the runner has
+	// just written, so that watchers in this process (the web UI's event
+	// streams) look now rather than at their next poll. It may be called
+	// with a run's lock held: it must return at once.
+	Saved func(id string)
 }
 
 // Runner is the pipeline.Service: it stores configs and runs executions.

@@ -95,6 +95,7 @@ func (r *Runner) StartConfig(ctx context.Context, cfg *pipeline.Config, trigger 
 		r.unlock(e.ID)
 		return nil, err
 	}
+	r.saved(e.ID)
 	r.cfg.Log.Info("execution started", "execution", e.ID, "application", e.Application, "pipeline", e.Name, "trigger", trigger["type"])
 	r.launch(clone(e), lost)
 	return e, nil
@@ -151,7 +152,18 @@ func (r *Runner) Cancel(ctx context.Context, id, user, reason string) error {
 	now := r.now()
 	e.Canceled, e.CanceledBy, e.CancelReason = true, user, reason
 	e.Status, e.EndTime = pipeline.Canceled, &now
-	return r.cfg.Store.SaveExecution(ctx, e)
+	if err := r.cfg.Store.SaveExecution(ctx, e); err != nil {
+		return err
+	}
+	r.saved(id)
+	return nil
+}
+
+// saved tells Config.Saved that execution id was written.
+func (r *Runner) saved(id string) {
+	if r.cfg.Saved != nil {
+		r.cfg.Saved(id)
+	}
 }
 
 // relayCancelWait is how long a cancel sent to the node that drives the

@@ -79,6 +79,12 @@ type serverConfig struct {
 	// Notification plugin's webhook starts runs at once anyway.
 	JenkinsPollInterval string `yaml:"jenkinsPollInterval"`
 
+	// UIExecutionPoll is how often an open execution page reads the stored
+	// execution when this process's runner did not say it changed, which
+	// is how it sees runs another node advances (a Go duration). Default:
+	// 5s; runs driven here update the page at once.
+	UIExecutionPoll string `yaml:"uiExecutionPoll"`
+
 	// trusted is TrustedNetworks parsed, once, by loadConfig.
 	trusted []netip.Prefix
 }
@@ -193,7 +199,7 @@ func loadConfig(path, dataDir string) (fileConfig, error) {
 			}
 		}
 	}
-	for _, d := range []struct{ name, v string }{{"bakehouse.bakeTimeout", c.Bakehouse.BakeTimeout}, {"bakehouse.cancelGrace", c.Bakehouse.CancelGrace}, {"bakehouse.jenkinsPollInterval", c.Bakehouse.JenkinsPollInterval}} {
+	for _, d := range []struct{ name, v string }{{"bakehouse.bakeTimeout", c.Bakehouse.BakeTimeout}, {"bakehouse.cancelGrace", c.Bakehouse.CancelGrace}, {"bakehouse.jenkinsPollInterval", c.Bakehouse.JenkinsPollInterval}, {"bakehouse.uiExecutionPoll", c.Bakehouse.UIExecutionPoll}} {
 		if d.v != "" {
 			if _, err := time.ParseDuration(d.v); err != nil {
 				return c, fmt.Errorf("config: %s %q is not a duration such as 30m or 10s", d.name, d.v)

@@ -27,7 +27,7 @@ func TestConfigUnknownBakehouseKey(t *testing.T) {
 		{"bakehouse: {concurency: 1}\n", "bakehouse.concurency: unknown key; did you mean concurrency?"},
 		{"bakehouse:\n  concurrency: 2\n  bakeTimeOut: 5m\n", "bakehouse.bakeTimeOut: unknown key; did you mean bakeTimeout?"},
 		{"bakehouse:\n  api_token: x\n", "bakehouse.api_token: unknown key; did you mean apiToken?"},
-		{"bakehouse:\n  colour: blue\n", "bakehouse.colour: unknown key; the keys are apiToken, bakeTimeout, cancelGrace, concurrency, database, instance, jenkinsPollInterval, nodeId, packerPath, secretsKey, trustedNetworks"},
+		{"bakehouse:\n  colour: blue\n", "bakehouse.colour: unknown key; the keys are apiToken, bakeTimeout, cancelGrace, concurrency, database, instance, jenkinsPollInterval, nodeId, packerPath, secretsKey, trustedNetworks, uiExecutionPoll"},
 	} {
 		path := writeConfig(t, tt.config)
 		_, err := loadConfig(path, t.TempDir())

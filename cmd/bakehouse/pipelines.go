@@ -67,7 +67,7 @@ func startPipelines(cfg fileConfig, st *storage, srv *bhttp.Server, token string
 		}
 		tasks.CI = masters
 	}
-	rc := runner.Config{Store: store, Tasks: tasks, Log: log.With("component", "pipelines"), Locks: st.locks, Sweep: st.sweep}
+	rc := runner.Config{Store: store, Tasks: tasks, Log: log.With("component", "pipelines"), Locks: st.locks, Sweep: st.sweep, Saved: srv.ExecutionSaved}
 	if st.cancels != nil {
 		rc.Relay, p.cancels = st.cancels, st.cancels
 	}

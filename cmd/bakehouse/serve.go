@@ -327,6 +327,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 		}
 		srv.SetRiverUI(h)
 	}
+	srv.ExecutionPoll = durationOr(cfg.Bakehouse.UIExecutionPoll, 5*time.Second)
 	if err := srv.Listen(addr); err != nil {
 		rescuer.Stop()
 		queue.Stop(context.Background())

@@ -200,6 +200,12 @@ func TestUIBrowser(t *testing.T) {
 		waitJS(`document.getElementById("log").getAttribute("data-ended") === "true" || /ended/.test(document.getElementById("log-state").textContent)`))
 	if !streamed {
 		t.Log("the bake ended before its page opened; the log was read whole, not streamed")
+	} else {
+		// The page opened while the bake ran: its RUNNING label turns
+		// into the result when the bake ends, without a reload.
+		browse(t, ctx, 10*time.Second, "the bake page's state follows the bake",
+			waitJS(`document.querySelector("#bake-head .status").textContent === "SUCCESS"`),
+			waitJS(`document.querySelector("#bake-head .result.ok") !== null`))
 	}
 	browse(t, ctx, 10*time.Second, "scroll to the log", chromedp.ScrollIntoView(chromedp.CSS(`#log-title`)))
 	screenshot(t, ctx, "ui-bakery-details")

@@ -22,6 +22,11 @@
         pre.appendChild(document.createTextNode(e.data + "\n"));
         if (atEnd) pre.scrollTop = pre.scrollHeight;
       });
+      // The bake's state, result and actions as they are once it ended.
+      es.addEventListener("head", function (e) {
+        var head = document.getElementById("bake-head");
+        if (head) head.innerHTML = e.data;
+      });
       es.addEventListener("end", function () {
         es.close();
         if (state) state.textContent = "The bake has ended; this is its whole log.";
