@@ -83,7 +83,9 @@ type signInView struct {
 // sign-in never sends the browser elsewhere.
 func localPath(next string) string {
 	u, err := url.Parse(next)
-	if err != nil || next == "" || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(next, "//") {
+	// Browsers read "/\host" as "//host": no backslash either.
+	if err != nil || next == "" || u.Scheme != "" || u.Host != "" || !strings.HasPrefix(next, "/") ||
+		strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
 		return "/"
 	}
 	return u.RequestURI()

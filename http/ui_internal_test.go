@@ -86,3 +86,21 @@ func TestUISession(t *testing.T) {
 		t.Error("a session cookie authorized an API route")
 	}
 }
+
+// TestUILocalPath: a sign-in returns only to a path on this server.
+func TestUILocalPath(t *testing.T) {
+	for next, want := range map[string]string{
+		"/ui/pipelines/new":       "/ui/pipelines/new",
+		"/ui/bakery?state=FAILED": "/ui/bakery?state=FAILED",
+		"":                        "/",
+		"https://evil.example/":   "/",
+		"//evil.example/x":        "/",
+		"/\\evil.example/x":       "/",
+		"javascript:alert(1)":     "/",
+		"ui/relative":             "/",
+	} {
+		if got := localPath(next); got != want {
+			t.Errorf("localPath(%q) = %q, want %q", next, got, want)
+		}
+	}
+}
