@@ -190,9 +190,16 @@ func TestUIBrowser(t *testing.T) {
 	// streams Packer's lines; the execution reaches SUCCEEDED.
 	startRun(false)
 	execURL := read(t, ctx, "the execution's address", chromedp.Location())
-	browse(t, ctx, 2*time.Minute, "open View Bakery Details",
-		chromedp.WaitVisible(chromedp.Search(`//a[text()="View Bakery Details"]`)),
-		chromedp.Click(chromedp.Search(`//a[text()="View Bakery Details"]`)),
+	// The stages are replaced each time the run changes, so the link is
+	// read and followed rather than clicked (a click can land on a
+	// replaced node).
+	details := `(function () {
+		var a = Array.from(document.querySelectorAll("#execution a")).find(function (a) { return a.textContent === "View Bakery Details"; });
+		return a ? a.href : "";
+	})()`
+	browse(t, ctx, 2*time.Minute, "the run shows View Bakery Details", waitJS(details+` !== ""`))
+	browse(t, ctx, 30*time.Second, "open View Bakery Details",
+		chromedp.Navigate(read(t, ctx, "the link", chromedp.Evaluate[string](details))),
 		chromedp.WaitVisible(chromedp.CSS(`#log`)))
 	streamed := read(t, ctx, "is the log streaming", chromedp.Evaluate[bool](`!/ended/.test(document.getElementById("log-state").textContent)`))
 	browse(t, ctx, 5*time.Minute, "Packer's lines arrive",
