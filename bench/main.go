@@ -125,31 +125,7 @@ func run(runs, reuseN, conc, racers int) error {
 	sp50, sp99, srps, serrs := b.reuse(req, reuseN, conc)
 
 	// (c)
-	before := b.packerStarts()
-	racer := map[string]any{}
-	for k, v := range req {
-		racer[k] = v
-	}
-	racer["ami_name"] = fmt.Sprintf("race-%d", time.Now().UnixNano())
-	ids := map[string]int{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := 0; i < racers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var st struct{ ID string }
-			b.do("POST", "/api/v1/global/bake", racer, &st)
-			mu.Lock()
-			ids[st.ID]++
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	for id := range ids {
-		b.wait(id)
-	}
-	packers := b.packerStarts() - before
+	ids, packers := b.race([]string{b.url}, req, racers, "race")
 
 	// (e) the same on PostgreSQL, one node and three.
 	so, err := b.scaleOut(req, debPath, reuseN, conc, racers)
@@ -255,6 +231,37 @@ func rssKiB(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// race sends racers identical new requests at once, spread over the
+// servers at urls in turn, waits for their bakes, and returns how many
+// requests got each bake id and how many Packer processes they started.
+func (b *bench) race(urls []string, req map[string]any, racers int, name string) (map[string]int, int) {
+	before := b.packerStarts()
+	racer := map[string]any{}
+	for k, v := range req {
+		racer[k] = v
+	}
+	racer["ami_name"] = fmt.Sprintf("%s-%d", name, time.Now().UnixNano())
+	ids := map[string]int{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for i := 0; i < racers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var st struct{ ID string }
+			b.doAt(urls[i%len(urls)], "POST", "/api/v1/global/bake", racer, &st)
+			mu.Lock()
+			ids[st.ID]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for id := range ids {
+		b.waitAt(urls[0], id)
+	}
+	return ids, b.packerStarts() - before
 }
 
 func (b *bench) do(method, path string, body any, out any) (int, string) {

@@ -249,32 +249,8 @@ func (b *bench) scaleOut(req map[string]any, deb string, reuseN, conc, racers in
 	so.one = measure(urls(nodes[:1]))
 	so.three = measure(urls(nodes))
 
-	before := b.packerStarts()
-	racer := map[string]any{}
-	for k, v := range req {
-		racer[k] = v
-	}
-	racer["ami_name"] = fmt.Sprintf("race-pg-%d", time.Now().UnixNano())
-	ids := map[string]int{}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for i := 0; i < racers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var st struct{ ID string }
-			b.doAt(nodes[i%len(nodes)].url, "POST", "/api/v1/global/bake", racer, &st)
-			mu.Lock()
-			ids[st.ID]++
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	for id := range ids {
-		b.waitAt(nodes[0].url, id)
-	}
-	so.racerIDs = len(ids)
-	so.racerPackers = b.packerStarts() - before
+	ids, packers := b.race(urls(nodes), req, racers, "race-pg")
+	so.racerIDs, so.racerPackers = len(ids), packers
 	so.kill = b.killNode(nodes, c.URL("bakes"), req)
 	return so, nil
 }
