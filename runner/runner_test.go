@@ -151,7 +151,11 @@ func TestCancel(t *testing.T) {
 // execution RUNNING in the store; the next one resumes it.
 func TestResume(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "db")
-	store := openStore(t, path)
+	db, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := sqlite.NewPipelineStore(db)
 	r1 := runner.New(runner.Config{Store: store, Tasks: &runner.Tasks{Poll: 20 * time.Millisecond}})
 	save(t, r1, `{"application":"app","name":"p","stages":[
 		{"refId":"1","type":"wait","waitTime":1},
@@ -166,6 +170,7 @@ func TestResume(t *testing.T) {
 	if got.Status != pipeline.Running || stage(got, "2").Status != pipeline.NotStarted {
 		t.Fatalf("after stop: %s %s", got.Status, stages(got))
 	}
+	db.Close() // the server is gone: the next one opens the database
 	r2 := newRunner(t, openStore(t, path), nil)
 	got = waitFor(t, r2, e.ID, pipeline.Succeeded)
 	if st := stage(got, "2"); st.Status != pipeline.Succeeded || st.StartTime == nil {

@@ -18,9 +18,14 @@ var _ bakehouse.BakeStore = (*BakeStore)(nil)
 // BakeStore is the SQLite BakeStore. When a Queue is attached, CreateBake
 // enqueues the bake's job in the same transaction that inserts the bake, so
 // a bake row never exists without its job, nor a job without its row.
+//
+// Every method that writes a head column of the bakes table (headColumns:
+// key, state, result, deleted, or a new row) calls s.heads.forget when
+// it is done; storetest's ReadsFollowWrites checks each of them.
 type BakeStore struct {
 	db    *DB
 	queue *Queue
+	heads headCache
 }
 
 // NewBakeStore returns a store over db; queue may be nil (no jobs enqueued).
@@ -141,16 +146,58 @@ func bakesByKey(rows *sql.Rows, err error, key string, scan func(scanner) (*bake
 // BakesByKey calls yield with every bake with key, deleted ones too,
 // newest first, until yield returns false; rows after that are not read.
 //
-// The read does not watch ctx once it started: it is an indexed read of a
-// few rows, shorter than what watching costs (database/sql and the driver
-// each start a goroutine per query for a context that can be canceled),
-// and it is every reused request's one read.
+// Answers come from the head cache while no write happened since they
+// were read (see headCache); a miss reads the database. The read does not
+// watch ctx once it started: it is an indexed read of a few rows, shorter
+// than what watching costs (database/sql and the driver each start a
+// goroutine per query for a context that can be canceled).
 func (s *BakeStore) BakesByKey(ctx context.Context, key string, yield func(*bakehouse.BakeRecord) bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bakes with key %s: %w", key, err)
 	}
+	e, gen := s.heads.get(key)
+	skip := 0
+	if e != nil {
+		for i := range e.heads {
+			if !yield(copyHead(&e.heads[i])) {
+				return nil
+			}
+		}
+		if e.complete {
+			return nil
+		}
+		// The caller wants more than the cached prefix: read on.
+		skip = len(e.heads)
+	}
+	var read []bakehouse.BakeRecord
+	complete := true
 	rows, err := s.db.byKey.QueryContext(context.WithoutCancel(ctx), key)
-	return bakesByKey(rows, err, key, scanHead, yield)
+	err = bakesByKey(rows, err, key, scanHead, func(r *bakehouse.BakeRecord) bool {
+		read = append(read, *copyHead(r))
+		if len(read) <= skip {
+			return true
+		}
+		if !yield(r) {
+			complete = false
+			return false
+		}
+		return true
+	})
+	if err == nil && s.db.exclusive {
+		s.heads.put(key, gen, &headEntry{heads: read, complete: complete})
+	}
+	return err
+}
+
+// copyHead returns a copy of a head record that shares nothing with it,
+// so that what a caller does with its record never reaches the cache.
+func copyHead(r *bakehouse.BakeRecord) *bakehouse.BakeRecord {
+	c := *r
+	if r.Result != nil {
+		res := *r.Result
+		c.Result = &res
+	}
+	return &c
 }
 
 // LatestByRoscoKey returns the newest bake with a Rosco key, to explain
@@ -168,6 +215,7 @@ func (s *BakeStore) LatestByRoscoKey(ctx context.Context, roscoKey string) (*bak
 // whose base image does not exist yet by the image's name; once the bake
 // has built it, the key names the image id, as later requests will.
 func (s *BakeStore) Rekey(ctx context.Context, id, key string) error {
+	defer s.heads.forget()
 	_, err := s.db.db.ExecContext(ctx, `UPDATE bakes SET bake_key = ?, plan = json_set(plan, '$.bake_key', ?) WHERE id = ? AND state = 'RUNNING'`, key, key, id)
 	return err
 }
@@ -182,6 +230,7 @@ func (s *BakeStore) CreateBake(ctx context.Context, p bakehouse.CreateBakeParams
 	if rec == nil || rec.ID == "" || rec.Key == "" || p.Decide == nil {
 		return bakehouse.CreateBakeResult{}, bakehouse.Errorf(bakehouse.EINTERNAL, "create bake: needs a record with an id and a key, and a Decide function")
 	}
+	defer s.heads.forget()
 	tx, err := s.db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return bakehouse.CreateBakeResult{}, fmt.Errorf("begin: %w", err)
@@ -309,6 +358,7 @@ func (s *BakeStore) ClaimBake(ctx context.Context, id, node string) (bool, error
 
 // Finish moves a RUNNING bake to its final state in one statement.
 func (s *BakeStore) Finish(ctx context.Context, p bakehouse.FinishBakeParams) (bool, error) {
+	defer s.heads.forget()
 	return finish(ctx, s.db.db, p, s.db.Now())
 }
 
@@ -340,6 +390,7 @@ func finish(ctx context.Context, db execer, p bakehouse.FinishBakeParams, now ti
 // DeleteByRoscoKey hides the bakes with a Rosco key from reuse, so the next
 // request bakes anew, and returns the newest one's id.
 func (s *BakeStore) DeleteByRoscoKey(ctx context.Context, roscoKey string) (string, error) {
+	defer s.heads.forget()
 	tx, err := s.db.db.BeginTx(ctx, nil)
 	if err != nil {
 		return "", err
@@ -390,6 +441,7 @@ func (s *BakeStore) List(ctx context.Context, f bakehouse.BakeFilter) ([]*bakeho
 // DeleteByExecutions hides every bake of the given pipeline executions
 // from reuse (Rosco's POST /api/v1/bakes/delete-requests).
 func (s *BakeStore) DeleteByExecutions(ctx context.Context, executionIDs []string) (int, error) {
+	defer s.heads.forget()
 	n := 0
 	for _, id := range executionIDs {
 		if id == "" {

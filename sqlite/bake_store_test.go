@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,4 +101,27 @@ func TestNodeStore(t *testing.T) {
 		db.Now = now
 		return sqlite.NewBakeStore(db, nil)
 	})
+}
+
+// TestOneProcessPerDatabase: a second open of a database in use is refused
+// with an error naming the data dir and the ways out, and the database
+// opens again once the first is closed.
+func TestOneProcessPerDatabase(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "bakehouse.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sqlite.Open(ctx, path)
+	if bakehouse.ErrorCode(err) != bakehouse.ECONFLICT || !strings.Contains(err.Error(), "in use by another process (pid") ||
+		!strings.Contains(err.Error(), "DATA_DIR") || !strings.Contains(err.Error(), "PostgreSQL") {
+		t.Fatalf("second open: %v; want a conflict naming the owner, DATA_DIR and PostgreSQL", err)
+	}
+	db.Close()
+	db, err = sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open after close: %v", err)
+	}
+	db.Close()
 }

@@ -9,6 +9,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"time"
 
@@ -27,6 +28,10 @@ type DB struct {
 	// bake request does not parse SQL.
 	byKey, byID *sql.Stmt
 	path        string
+	// lock is held while the database is open (see lockDatabase);
+	// exclusive says it is, so that BakeStore may cache reads.
+	lock      *os.File
+	exclusive bool
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
 }
@@ -35,9 +40,14 @@ type DB struct {
 // migrations. SQLite allows one writer, so the pool holds one connection:
 // every transaction is serialized, which is what makes CreateBake atomic.
 func Open(ctx context.Context, path string) (*DB, error) {
+	lock, err := lockDatabase(path)
+	if err != nil {
+		return nil, err
+	}
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	sdb, err := sql.Open("sqlite", dsn)
 	if err != nil {
+		unlock(lock)
 		return nil, fmt.Errorf("open db: %w", err)
 	}
 	sdb.SetMaxOpenConns(1)
@@ -45,11 +55,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	sdb.SetConnMaxLifetime(0)
 	if err := sdb.PingContext(ctx); err != nil {
 		sdb.Close()
+		unlock(lock)
 		return nil, fmt.Errorf("open db %s: %w", path, err)
 	}
-	d := &DB{db: sdb, path: path, Now: time.Now}
+	d := &DB{db: sdb, path: path, lock: lock, exclusive: lock != nil, Now: time.Now}
 	if err := d.migrate(ctx); err != nil {
-		sdb.Close()
+		d.Close()
 		return nil, err
 	}
 	if err := d.openReaders(ctx); err != nil {
@@ -96,7 +107,16 @@ func (d *DB) Close() error {
 	if d.read != nil {
 		d.read.Close()
 	}
-	return d.db.Close()
+	err := d.db.Close()
+	unlock(d.lock)
+	return err
+}
+
+// unlock releases the database lock (closing the file drops the flock).
+func unlock(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
 }
 
 // migrate applies each embedded migration once, one transaction each.

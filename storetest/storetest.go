@@ -30,6 +30,7 @@ func Exercise(t *testing.T, open func(*testing.T) bakehouse.BakeStore) {
 	t.Run("RekeyAndLatestByRoscoKey", func(t *testing.T) { testRekey(t, open(t)) })
 	t.Run("ExecutionsAndImages", func(t *testing.T) { testExecutionsAndImages(t, open(t)) })
 	t.Run("List", func(t *testing.T) { testList(t, open(t)) })
+	t.Run("ReadsFollowWrites", func(t *testing.T) { testReadsFollowWrites(t, open(t)) })
 }
 
 func newRecord(id, key string) *bakehouse.BakeRecord {
