@@ -226,9 +226,8 @@ func (s *BakeStore) Rekey(ctx context.Context, id, key string) error {
 // write lock), so no other CreateBake commits between the read and the
 // insert.
 func (s *BakeStore) CreateBake(ctx context.Context, p bakehouse.CreateBakeParams) (bakehouse.CreateBakeResult, error) {
-	rec := p.Record
-	if rec == nil || rec.ID == "" || rec.Key == "" || p.Decide == nil {
-		return bakehouse.CreateBakeResult{}, bakehouse.Errorf(bakehouse.EINTERNAL, "create bake: needs a record with an id and a key, and a Decide function")
+	if err := bakehouse.CheckCreate(p); err != nil {
+		return bakehouse.CreateBakeResult{}, err
 	}
 	defer s.heads.forget()
 	tx, err := s.db.db.BeginTx(ctx, nil)
@@ -236,64 +235,53 @@ func (s *BakeStore) CreateBake(ctx context.Context, p bakehouse.CreateBakeParams
 		return bakehouse.CreateBakeResult{}, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-
-	var existing []*bakehouse.BakeRecord
-	rows, err := tx.QueryContext(ctx, bakesByKeyQuery, rec.Key)
-	err = bakesByKey(rows, err, rec.Key, scanBake, func(r *bakehouse.BakeRecord) bool {
-		existing = append(existing, r)
-		return true
-	})
+	res, err := bakehouse.CreateBakeIn(ctx, createTx{tx: tx, queue: s.queue}, p, s.db.Now())
 	if err != nil {
 		return bakehouse.CreateBakeResult{}, err
-	}
-	d := p.Decide(existing)
-	if d.Reuse != nil {
-		return bakehouse.CreateBakeResult{Bake: d.Reuse, Reused: true}, tx.Commit()
-	}
-	byID := make(map[string]*bakehouse.BakeRecord, len(existing))
-	for _, r := range existing {
-		byID[r.ID] = r
-	}
-	now := s.db.Now()
-	var superseded []*bakehouse.BakeRecord
-	for _, f := range d.Supersede {
-		old := byID[f.ID]
-		if old == nil {
-			return bakehouse.CreateBakeResult{}, bakehouse.Errorf(bakehouse.EINTERNAL, "create bake %s: cannot supersede %s, which does not have its key", rec.ID, f.ID)
-		}
-		ok, err := finish(ctx, tx, f, now)
-		if err != nil {
-			return bakehouse.CreateBakeResult{}, err
-		}
-		if ok {
-			superseded = append(superseded, old)
-		}
-	}
-	if rec.CreatedAt.IsZero() {
-		rec.CreatedAt = now
-	}
-	rec.State = bakehouse.StateRunning
-	rec.Result = nil
-	if err := insertBake(ctx, tx, rec); err != nil {
-		return bakehouse.CreateBakeResult{}, err
-	}
-	if s.queue != nil {
-		jobID, err := s.queue.InsertTx(ctx, tx, rec.ID)
-		if err != nil {
-			return bakehouse.CreateBakeResult{}, fmt.Errorf("enqueue bake %s: %w", rec.ID, err)
-		}
-		rec.JobID = jobID
-		if _, err := tx.ExecContext(ctx, `UPDATE bakes SET job_id = ? WHERE id = ?`, jobID, rec.ID); err != nil {
-			return bakehouse.CreateBakeResult{}, err
-		}
 	}
 	if err := tx.Commit(); err != nil {
 		return bakehouse.CreateBakeResult{}, fmt.Errorf("commit: %w", err)
 	}
-	if s.queue != nil {
+	if s.queue != nil && !res.Reused {
 		s.queue.Committed(ctx)
 	}
-	return bakehouse.CreateBakeResult{Bake: rec, Superseded: superseded}, nil
+	return res, nil
+}
+
+// createTx is CreateBake's transaction as bakehouse.CreateBakeIn uses it.
+type createTx struct {
+	tx    *sql.Tx
+	queue *Queue
+}
+
+func (c createTx) BakesByKey(ctx context.Context, key string) ([]*bakehouse.BakeRecord, error) {
+	var existing []*bakehouse.BakeRecord
+	rows, err := c.tx.QueryContext(ctx, bakesByKeyQuery, key)
+	err = bakesByKey(rows, err, key, scanBake, func(r *bakehouse.BakeRecord) bool {
+		existing = append(existing, r)
+		return true
+	})
+	return existing, err
+}
+
+func (c createTx) Finish(ctx context.Context, p bakehouse.FinishBakeParams, now time.Time) (bool, error) {
+	return finish(ctx, c.tx, p, now)
+}
+
+func (c createTx) Insert(ctx context.Context, r *bakehouse.BakeRecord) error {
+	return insertBake(ctx, c.tx, r)
+}
+
+func (c createTx) Enqueue(ctx context.Context, id string) (int64, error) {
+	if c.queue == nil {
+		return 0, nil
+	}
+	jobID, err := c.queue.InsertTx(ctx, c.tx, id)
+	if err != nil {
+		return 0, err
+	}
+	_, err = c.tx.ExecContext(ctx, `UPDATE bakes SET job_id = ? WHERE id = ?`, jobID, id)
+	return jobID, err
 }
 
 func insertBake(ctx context.Context, tx *sql.Tx, r *bakehouse.BakeRecord) error {
