@@ -167,6 +167,14 @@ func (s *Service) execute(ctx context.Context, rec *bakehouse.BakeRecord, pt *ph
 		env = append(env, "BAKEHOUSE_REPO_DIR="+s.repo.Dir())
 	}
 	if rec.Provider == "docker" {
+		if s.repo != nil {
+			// The plan pinned versions that the node which took the
+			// request resolved: catch up with its repository before apt
+			// reads this one.
+			if err := s.repo.Sync(ctx); err != nil {
+				logf("package repository: %v", err)
+			}
+		}
 		pt.enter("base_image")
 		if s.docker == nil {
 			return nil, errors.New("the docker provider has no Docker engine configured")

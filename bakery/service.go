@@ -47,6 +47,10 @@ type PackageRepo interface {
 	// name, or ok=false when the repository does not hold it.
 	Resolve(name string) (version, arch string, ok bool)
 	Dir() string
+	// Sync copies in what was uploaded to other nodes and is not here
+	// yet (nothing to do on one node), so that a bake taken right after
+	// an upload to another node finds its package.
+	Sync(ctx context.Context) error
 }
 
 // AWSImages is what the aws provider needs from EC2: resolving base

@@ -11,6 +11,9 @@ import (
 	"github.com/bakehouse/bakehouse"
 )
 
+// maxPackage is the largest package upload accepted.
+const maxPackage = 2 << 30
+
 // maxBody is the largest request body accepted (package uploads aside).
 const maxBody = 1 << 20
 

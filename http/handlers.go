@@ -2,6 +2,7 @@ package http
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -313,8 +314,12 @@ func (s *Server) handlePutPackage() http.Handler {
 			return
 		}
 		name := r.PathValue("filename")
-		r.Body = http.MaxBytesReader(w, r.Body, 2<<30)
-		p, err := s.repo.AddPackage(name, r.Body)
+		r.Body = http.MaxBytesReader(w, r.Body, maxPackage)
+		p, err := s.repo.AddPackage(r.Context(), name, r.Body)
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			err = bakehouse.Invalid("file", "Package file %s is larger than %d GiB, the most this bakery accepts: slim the package down.", name, maxPackage>>30)
+		}
 		if err != nil {
 			writeError(w, r, err)
 			return

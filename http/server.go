@@ -41,7 +41,9 @@ type Bakery interface {
 
 // Repo is the bakery's package repository.
 type Repo interface {
-	AddPackage(filename string, r io.Reader) (PackageInfo, error)
+	// AddPackage stores an upload; ctx ends with the request (on several
+	// nodes the upload is written to the database).
+	AddPackage(ctx context.Context, filename string, r io.Reader) (PackageInfo, error)
 	Packages() ([]PackageInfo, error)
 }
 

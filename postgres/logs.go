@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"time"
 
 	"github.com/bakehouse/bakehouse/bakery"
-	"github.com/jackc/pgx/v5"
 )
 
 // logChannel is the NOTIFY channel on which a node announces that it
@@ -110,46 +108,9 @@ SELECT pg_notify($2, $1)`, id, logChannel)
 
 // Listen calls wake with the id of each bake whose log a node (this one
 // included) announces, and with "" (every bake) once it listens, after
-// each (re)connection, until ctx ends. It holds a connection of its own,
-// outside the pool, and reconnects after an error; followers poll as well,
-// so a notification lost meanwhile costs them at most their poll interval.
+// each (re)connection, until ctx ends. Followers poll as well, so a
+// notification lost while it reconnects costs them at most their poll
+// interval.
 func (s *LogStore) Listen(ctx context.Context, wake func(id string), log *slog.Logger) {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := s.listen(ctx, wake)
-		if ctx.Err() != nil {
-			return
-		}
-		log.Warn("bake log listener: reconnecting", "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 5*time.Second)
-	}
-}
-
-func (s *LogStore) listen(ctx context.Context, wake func(id string)) error {
-	conn, err := pgx.ConnectConfig(ctx, s.db.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+logChannel); err != nil {
-		return err
-	}
-	// Announcements made before this LISTEN (while connecting, or while
-	// reconnecting) were missed: every follower reads again.
-	wake("")
-	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		wake(n.Payload)
-	}
+	s.db.listen(ctx, logChannel, wake, log)
 }

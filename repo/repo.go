@@ -85,17 +85,39 @@ func (r *Repo) Dir() string { return r.dir }
 // filename replaces it. Errors for bad input are *bakehouse.Error with code
 // EINVALID.
 func (r *Repo) Add(filename string, rd io.Reader) (Package, error) {
-	if err := ValidFilename(filename); err != nil {
+	st, err := r.stage(filename, rd)
+	if err != nil {
 		return Package{}, err
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	defer st.discard()
+	if err := r.commit(st); err != nil {
+		return Package{}, err
+	}
+	return st.pkg, nil
+}
 
+// staged is an upload written and verified under a temporary name in the
+// repository's directory, not yet in the index.
+type staged struct {
+	pkg  Package
+	path string
+}
+
+// discard removes the temporary file (a no-op once committed).
+func (s *staged) discard() { os.Remove(s.path) }
+
+// stage writes rd to a temporary file in the repository's directory while
+// hashing it, and verifies it is the package its name claims. It takes no
+// lock: uploads are written side by side, and only commit is serialised.
+func (r *Repo) stage(filename string, rd io.Reader) (*staged, error) {
+	if err := ValidFilename(filename); err != nil {
+		return nil, err
+	}
 	tmp, err := os.CreateTemp(r.dir, ".upload-*.tmp")
 	if err != nil {
-		return Package{}, fmt.Errorf("add %s: %w", filename, err)
+		return nil, fmt.Errorf("add %s: %w", filename, err)
 	}
-	defer os.Remove(tmp.Name()) // no-op once renamed
+	st := &staged{path: tmp.Name()}
 	h := sha256.New()
 	size, err := io.Copy(io.MultiWriter(tmp, h), rd)
 	if err == nil {
@@ -108,20 +130,19 @@ func (r *Repo) Add(filename string, rd io.Reader) (Package, error) {
 		err = cerr
 	}
 	if err != nil {
-		return Package{}, fmt.Errorf("add %s: %w", filename, err)
+		st.discard()
+		return nil, fmt.Errorf("add %s: %w", filename, err)
 	}
-	p := Package{Filename: filename, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}
-	if err := verify(tmp.Name(), filename, &p); err != nil {
-		return Package{}, err
+	st.pkg = Package{Filename: filename, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}
+	if err := verify(st.path, filename, &st.pkg); err != nil {
+		st.discard()
+		return nil, err
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(r.dir, filename)); err != nil {
-		return Package{}, fmt.Errorf("add %s: %w", filename, err)
-	}
-	if err := r.reindex(); err != nil {
-		return Package{}, err
-	}
-	return p, nil
+	return st, nil
 }
+
+// commit renames a staged file into place and re-indexes the repository.
+func (r *Repo) commit(st *staged) error { return r.commitAll([]*staged{st}) }
 
 // Reindex rebuilds Packages and Packages.gz from the .deb files in the
 // directory; Add calls it, and operators who copy files in by hand can too.

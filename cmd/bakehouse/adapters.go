@@ -4,14 +4,18 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/bakehouse/bakehouse"
 	"github.com/bakehouse/bakehouse/bakery"
 	"github.com/bakehouse/bakehouse/docker"
 	bhttp "github.com/bakehouse/bakehouse/http"
 	"github.com/bakehouse/bakehouse/packer"
+	"github.com/bakehouse/bakehouse/postgres"
 	"github.com/bakehouse/bakehouse/repo"
 	"github.com/bakehouse/bakehouse/templates"
 )
@@ -90,24 +94,44 @@ func (a dockerAdapter) RemoveContainers(ctx context.Context, label string) (int,
 	return a.c.RemoveContainers(ctx, label)
 }
 
-// repoAdapter gives the bakery and the server the repo package.
-type repoAdapter struct{ r *repo.Repo }
+// repoAdapter gives the bakery, the server and the pipelines the repo
+// package. On PostgreSQL, mirror shares the repository among the nodes:
+// uploads go through the database, and this node's directory is kept in
+// step with it. nil: one node, uploads go to the directory.
+type repoAdapter struct {
+	r      *repo.Repo
+	mirror *repo.Mirror
+}
 
-func (a repoAdapter) Dir() string { return a.r.Dir() }
+func (a *repoAdapter) Dir() string { return a.r.Dir() }
 
-func (a repoAdapter) Resolve(name string) (string, string, bool) {
+func (a *repoAdapter) Resolve(name string) (string, string, bool) {
 	return a.r.ResolveArch(name)
 }
 
-func (a repoAdapter) AddPackage(filename string, r io.Reader) (bhttp.PackageInfo, error) {
-	p, err := a.r.Add(filename, r)
+func (a *repoAdapter) Sync(ctx context.Context) error {
+	if a.mirror == nil {
+		return nil
+	}
+	return a.mirror.Sync(ctx)
+}
+
+func (a *repoAdapter) add(ctx context.Context, filename string, r io.Reader) (repo.Package, error) {
+	if a.mirror != nil {
+		return a.mirror.Add(ctx, filename, r)
+	}
+	return a.r.Add(filename, r)
+}
+
+func (a *repoAdapter) AddPackage(ctx context.Context, filename string, r io.Reader) (bhttp.PackageInfo, error) {
+	p, err := a.add(ctx, filename, r)
 	if err != nil {
 		return bhttp.PackageInfo{}, err
 	}
 	return infoOf(p), nil
 }
 
-func (a repoAdapter) Packages() ([]bhttp.PackageInfo, error) {
+func (a *repoAdapter) Packages() ([]bhttp.PackageInfo, error) {
 	ps, err := a.r.List()
 	if err != nil {
 		return nil, err
@@ -121,4 +145,27 @@ func (a repoAdapter) Packages() ([]bhttp.PackageInfo, error) {
 
 func infoOf(p repo.Package) bhttp.PackageInfo {
 	return bhttp.PackageInfo{Name: p.Name, Version: p.Version, Arch: p.Architecture, Filename: p.Filename, Size: p.Size, SHA256: p.SHA256}
+}
+
+// packagePoll is how often a node on PostgreSQL looks for uploads it was
+// not told of (NOTIFY tells it at once).
+const packagePoll = 30 * time.Second
+
+// shareRepo makes a's repository node's copy of the cluster's, in db: it
+// copies in what other nodes uploaded (now, then on each NOTIFY and every
+// packagePoll) and sends uploads through the database. stop ends that and
+// waits for it.
+func shareRepo(ctx context.Context, a *repoAdapter, db *postgres.DB, node string, log *slog.Logger) (stop func()) {
+	store := postgres.NewPackageStore(db, node)
+	m := repo.NewMirror(a.r, store, log)
+	if err := m.Sync(ctx); err != nil {
+		log.Warn("package repository: first sync failed, retrying", "err", err)
+	}
+	a.mirror = m
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); store.Listen(ctx, m.Kick, log) }()
+	go func() { defer wg.Done(); m.Run(ctx, packagePoll) }()
+	return func() { cancel(); wg.Wait() }
 }

@@ -47,6 +47,10 @@ type storage struct {
 	close      func() error
 	where      string // for the start log: the file, or the URL without its password
 	shared     bool   // several nodes may use the database (PostgreSQL)
+
+	// pg is the PostgreSQL database, which holds the nodes' shared
+	// package repository; nil on SQLite.
+	pg *postgres.DB
 }
 
 // runSweep is how often a node on PostgreSQL takes over the pipeline runs
@@ -101,7 +105,7 @@ func openStorage(ctx context.Context, databaseURL, dataDir string, run func(ctx 
 	locks := postgres.NewLocks(db)
 	bakes := postgres.NewBakeStore(db, queue)
 	return &storage{bakes: bakes, nodes: bakes, pipelines: postgres.NewPipelineStore(db), queue: queue,
-		locks: locks, sweep: runSweep, cancels: postgres.NewExecutionCancels(db), logs: postgres.NewLogStore(db), riverQueue: queue,
+		locks: locks, sweep: runSweep, cancels: postgres.NewExecutionCancels(db), logs: postgres.NewLogStore(db), riverQueue: queue, pg: db,
 		close: func() error { locks.Close(); return db.Close() }, where: where, shared: true}, nil
 }
 

@@ -15,7 +15,6 @@ import (
 	"github.com/bakehouse/bakehouse/jenkins"
 	"github.com/bakehouse/bakehouse/pipeline"
 	"github.com/bakehouse/bakehouse/postgres"
-	"github.com/bakehouse/bakehouse/repo"
 	"github.com/bakehouse/bakehouse/runner"
 )
 
@@ -40,7 +39,7 @@ type pipelines struct {
 // records for Find Image from Cluster) and the package repository, and
 // serves it on srv. It resumes the runs a previous process left running
 // once srv serves.
-func startPipelines(cfg fileConfig, st *storage, srv *bhttp.Server, token string, rp *repo.Repo, dk *docker.Client, ac *aws.Client, baked runner.BakedImages, log *slog.Logger) (*pipelines, error) {
+func startPipelines(cfg fileConfig, st *storage, srv *bhttp.Server, token string, rp *repoAdapter, dk *docker.Client, ac *aws.Client, baked runner.BakedImages, log *slog.Logger) (*pipelines, error) {
 	set := pipeline.DefaultSettings()
 	set.AllowMissingPackageInstallation = cfg.Bakery.AllowMissingPackageInstallation
 	if cfg.Bakery.ExtractBuildDetails != nil {
@@ -187,10 +186,10 @@ func (p *pipelines) stop() {
 }
 
 // pipelineRepo is the package repository as the Bake stage fills it.
-type pipelineRepo struct{ r *repo.Repo }
+type pipelineRepo struct{ a *repoAdapter }
 
 func (a pipelineRepo) HasPackage(filename string) (bool, error) {
-	ps, err := a.r.List()
+	ps, err := a.a.r.List()
 	if err != nil {
 		return false, err
 	}
@@ -203,7 +202,7 @@ func (a pipelineRepo) HasPackage(filename string) (bool, error) {
 }
 
 func (a pipelineRepo) AddPackage(filename string, r io.Reader) error {
-	_, err := a.r.Add(filename, r)
+	_, err := a.a.add(context.Background(), filename, r)
 	return err
 }
 

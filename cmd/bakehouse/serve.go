@@ -188,6 +188,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 	if err != nil {
 		return fmt.Errorf("package repository: %w", err)
 	}
+	ra := &repoAdapter{r: rp}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -196,7 +197,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 	timeout := durationOr(cfg.Bakehouse.BakeTimeout, 30*time.Minute)
 	deps := bakery.Deps{
 		Packer:  packerAdapter{p: pk, opts: packer.RunOptions{GracePeriod: durationOr(cfg.Bakehouse.CancelGrace, 10*time.Second)}},
-		Repo:    repoAdapter{rp},
+		Repo:    ra,
 		Metrics: metrics,
 		Logger:  log,
 	}
@@ -241,6 +242,10 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 	node, err := nodeID(e, cfg.Bakehouse, instance, dataDir, st.shared)
 	if err != nil {
 		return err
+	}
+	if st.pg != nil {
+		stop := shareRepo(ctx, ra, st.pg, node, log.With("component", "packages"))
+		defer stop()
 	}
 	key, err := secretsKey(e, cfg.Bakehouse)
 	if err != nil {
@@ -304,7 +309,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 	}
 	defer rescuer.Stop()
 
-	srv := bhttp.NewServer(svc, repoAdapter{rp}, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log)
+	srv := bhttp.NewServer(svc, ra, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log)
 	srv.Concurrency = cfg.Bakehouse.Concurrency
 	versions := bhttp.Versions{Packer: packerVersion}
 	if dk != nil {
@@ -344,7 +349,7 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 		return err
 	}
 	defer membership.Stop()
-	pl, err := startPipelines(cfg, st, srv, auth.Token, rp, dk, ac, svc, log)
+	pl, err := startPipelines(cfg, st, srv, auth.Token, ra, dk, ac, svc, log)
 	if err != nil {
 		rescuer.Stop()
 		queue.Stop(context.Background())
