@@ -19,7 +19,10 @@ type OrcaBakery struct {
 	c *Client
 }
 
-var _ pipeline.Bakery = (*OrcaBakery)(nil)
+var (
+	_ pipeline.Bakery         = (*OrcaBakery)(nil)
+	_ pipeline.BakeEndReasons = (*OrcaBakery)(nil)
+)
 
 // NewOrcaBakery returns the bakery at baseURL, sending token (if any) as
 // the bearer token.
@@ -78,6 +81,17 @@ func (o *OrcaBakery) Status(ctx context.Context, region, id string) (map[string]
 // Bake implements pipeline.Bakery: GET /api/v1/{region}/bake/{id}.
 func (o *OrcaBakery) Bake(ctx context.Context, region, id string) (map[string]any, error) {
 	return o.call(ctx, http.MethodGet, "/api/v1/"+url.PathEscape(region)+"/bake/"+url.PathEscape(id), nil)
+}
+
+// EndReason implements pipeline.BakeEndReasons: the error of bake id, from
+// Bakehouse's GET /api/v1/bakes/{id} ("" when the bakery has none to give).
+func (o *OrcaBakery) EndReason(ctx context.Context, _, id string) (string, error) {
+	m, err := o.call(ctx, http.MethodGet, "/api/v1/bakes/"+url.PathEscape(id), nil)
+	if err != nil {
+		return "", err
+	}
+	why, _ := m["error"].(string)
+	return why, nil
 }
 
 // CancelBake asks the bakery to cancel bake id: GET /api/v1/{region}/cancel/{id}.

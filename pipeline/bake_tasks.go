@@ -257,8 +257,9 @@ func normalizeStatus(raw map[string]any) map[string]any {
 // it to the task's status (COMPLETED with SUCCESS succeeds, COMPLETED
 // otherwise or CANCELED is TERMINAL, anything else RUNNING). A bake that
 // was PENDING and is now CANCELED is submitted again (CreateBake's update
-// is returned, the task keeps RUNNING); a bakery 404 keeps polling. An
-// error means TERMINAL.
+// is returned, the task keeps RUNNING), and so is, once, a bake that ended
+// because its node died (see resubmitAfterNodeDied); a bakery 404 keeps
+// polling. An error means TERMINAL.
 func MonitorBake(ctx context.Context, b Bakery, e *Execution, s *Stage, set Settings) (Status, map[string]any, error) {
 	region := str(s.Context["region"])
 	prev := asMap(s.Context["status"])
@@ -277,6 +278,11 @@ func MonitorBake(ctx context.Context, b Bakery, e *Execution, s *Stage, set Sett
 		if err != nil {
 			return Terminal, nil, taskErr(TaskMonitorBake, err)
 		}
+		return Running, update, nil
+	}
+	if update, err := resubmitAfterNodeDied(ctx, b, e, s, set, status); err != nil {
+		return Terminal, nil, taskErr(TaskMonitorBake, err)
+	} else if update != nil {
 		return Running, update, nil
 	}
 	out := Running

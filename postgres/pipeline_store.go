@@ -151,45 +151,126 @@ func (s *PipelineStore) DeleteConfig(ctx context.Context, app, name string) erro
 }
 
 // CreateExecution implements pipeline.Store.
-func (s *PipelineStore) CreateExecution(ctx context.Context, e *pipeline.Execution) error {
+func (s *PipelineStore) CreateExecution(ctx context.Context, e *pipeline.Execution, driver string, fired *pipeline.FiredBuild) error {
 	body, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("create execution: %w", err)
 	}
-	if _, err := s.db.pool.Exec(ctx, `INSERT INTO executions (id, application, pipeline_config_id, status, build_time, body) VALUES ($1, $2, $3, $4, $5, $6)`,
-		e.ID, e.Application, e.PipelineConfigID, string(e.Status), e.BuildTime, string(body)); err != nil {
+	var firedBy *string
+	if fired != nil {
+		k := fired.Key(e.PipelineConfigID)
+		firedBy = &k
+	}
+	tag, err := s.db.pool.Exec(ctx, `INSERT INTO executions (id, application, pipeline_config_id, status, build_time, body, driver, fired_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (fired_by) WHERE fired_by IS NOT NULL DO NOTHING`,
+		e.ID, e.Application, e.PipelineConfigID, string(e.Status), e.BuildTime, string(body), driver, firedBy)
+	if err != nil {
 		return fmt.Errorf("create execution: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("build #%d of %s on %s: %w", fired.Number, fired.Job, fired.Master, pipeline.ErrBuildFired)
 	}
 	return nil
 }
 
-// SaveExecution implements pipeline.Store.
-func (s *PipelineStore) SaveExecution(ctx context.Context, e *pipeline.Execution) error {
+// executionColumns are what an execution is read from: its body and the
+// cancel request stored beside it.
+const executionColumns = `body, cancel_requested, cancel_user, cancel_reason`
+
+// scanExecution reads executionColumns.
+func scanExecution(row pgx.Row) (*pipeline.Execution, error) {
+	var body string
+	var c pipeline.CancelRequest
+	var requested bool
+	if err := row.Scan(&body, &requested, &c.User, &c.Reason); err != nil {
+		return nil, err
+	}
+	e, err := decodeExecution(body)
+	if err != nil {
+		return nil, err
+	}
+	if requested {
+		c.Apply(e)
+	}
+	return e, nil
+}
+
+// TakeExecution implements pipeline.Store.
+func (s *PipelineStore) TakeExecution(ctx context.Context, id, driver string) (*pipeline.Execution, error) {
+	e, err := scanExecution(s.db.pool.QueryRow(ctx, `UPDATE executions SET driver = $2 WHERE id = $1 RETURNING `+executionColumns, id, driver))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, bakehouse.Errorf(bakehouse.ENOTFOUND, "execution %s not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take execution %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// SaveExecution implements pipeline.Store: the UPDATE names the driver,
+// so a node that lost the run writes nothing.
+func (s *PipelineStore) SaveExecution(ctx context.Context, e *pipeline.Execution, driver string) (*pipeline.CancelRequest, error) {
 	body, err := json.Marshal(e)
 	if err != nil {
-		return fmt.Errorf("save execution: %w", err)
+		return nil, fmt.Errorf("save execution: %w", err)
 	}
-	tag, err := s.db.pool.Exec(ctx, `UPDATE executions SET status = $1, body = $2 WHERE id = $3`, string(e.Status), string(body), e.ID)
+	var c pipeline.CancelRequest
+	var requested bool
+	err = s.db.pool.QueryRow(ctx, `UPDATE executions SET status = $1, body = $2 WHERE id = $3 AND driver = $4
+		RETURNING cancel_requested, cancel_user, cancel_reason`, string(e.Status), string(body), e.ID, driver).Scan(&requested, &c.User, &c.Reason)
+	if errors.Is(err, pgx.ErrNoRows) {
+		var n int
+		if err := s.db.pool.QueryRow(ctx, `SELECT count(*) FROM executions WHERE id = $1`, e.ID).Scan(&n); err != nil {
+			return nil, fmt.Errorf("save execution %s: %w", e.ID, err)
+		}
+		if n == 0 {
+			return nil, bakehouse.Errorf(bakehouse.ENOTFOUND, "execution %s not found", e.ID)
+		}
+		return nil, fmt.Errorf("save execution %s: %w", e.ID, pipeline.ErrNotDriver)
+	}
 	if err != nil {
-		return fmt.Errorf("save execution %s: %w", e.ID, err)
+		return nil, fmt.Errorf("save execution %s: %w", e.ID, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return bakehouse.Errorf(bakehouse.ENOTFOUND, "execution %s not found", e.ID)
+	if !requested {
+		return nil, nil
 	}
-	return nil
+	return &c, nil
+}
+
+// RequestCancel implements pipeline.Store.
+func (s *PipelineStore) RequestCancel(ctx context.Context, id string, c pipeline.CancelRequest) error {
+	tag, err := s.db.pool.Exec(ctx, `UPDATE executions SET cancel_requested = true, cancel_user = $2, cancel_reason = $3
+		WHERE id = $1 AND NOT cancel_requested AND NOT (status = ANY($4))`, id, c.User, c.Reason, pipeline.CompleteStatuses())
+	if err != nil {
+		return fmt.Errorf("cancel execution %s: %w", id, err)
+	}
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	var status string
+	err = s.db.pool.QueryRow(ctx, `SELECT status FROM executions WHERE id = $1`, id).Scan(&status)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return bakehouse.Errorf(bakehouse.ENOTFOUND, "execution %s not found", id)
+	}
+	if err != nil {
+		return fmt.Errorf("cancel execution %s: %w", id, err)
+	}
+	if st := pipeline.Status(status); st.Complete() {
+		return pipeline.CancelEnded(id, st)
+	}
+	return nil // asked already: the first request stands
 }
 
 // Execution implements pipeline.Store.
 func (s *PipelineStore) Execution(ctx context.Context, id string) (*pipeline.Execution, error) {
-	var body string
-	err := s.db.pool.QueryRow(ctx, `SELECT body FROM executions WHERE id = $1`, id).Scan(&body)
+	e, err := scanExecution(s.db.pool.QueryRow(ctx, `SELECT `+executionColumns+` FROM executions WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, bakehouse.Errorf(bakehouse.ENOTFOUND, "execution %s not found", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read execution %s: %w", id, err)
 	}
-	return decodeExecution(body)
+	return e, nil
 }
 
 func decodeExecution(body string) (*pipeline.Execution, error) {
@@ -226,7 +307,7 @@ func (s *PipelineStore) Executions(ctx context.Context, f pipeline.ExecutionFilt
 		}
 		add("status = ANY($%d)", st)
 	}
-	q := `SELECT body FROM executions`
+	q := `SELECT ` + executionColumns + ` FROM executions`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -236,17 +317,16 @@ func (s *PipelineStore) Executions(ctx context.Context, f pipeline.ExecutionFilt
 	}
 	args = append(args, limit)
 	q += fmt.Sprintf(" ORDER BY build_time DESC, seq DESC LIMIT $%d", len(args))
-	bodies, err := s.bodies(ctx, q, args...)
+	rows, err := s.db.pool.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list executions: %w", err)
 	}
-	out := []*pipeline.Execution{}
-	for _, body := range bodies {
-		e, err := decodeExecution(body)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*pipeline.Execution, error) { return scanExecution(row) })
+	if err != nil {
+		return nil, fmt.Errorf("list executions: %w", err)
+	}
+	if out == nil {
+		out = []*pipeline.Execution{}
 	}
 	return out, nil
 }

@@ -116,7 +116,13 @@ func (r *Runner) JenkinsBuild(ctx context.Context, master, job string, number in
 			if pf := str(t["propertyFile"]); pf != "" {
 				trigger["propertyFile"] = pf
 			}
-			e, err := r.StartConfig(ctx, c, trigger)
+			e, err := r.start(ctx, c, trigger, &pipeline.FiredBuild{Master: master, Job: job, Number: number})
+			if errors.Is(err, pipeline.ErrBuildFired) {
+				// A node died after it started this run and before it stored
+				// the job's cursor, or another node fired the build meanwhile.
+				r.cfg.Log.Info("jenkins build already started a run of this pipeline; nothing started", "application", c.Application(), "pipeline", c.Name(), "master", master, "job", job, "build", number)
+				break
+			}
 			if err != nil {
 				r.cfg.Log.Error("jenkins trigger could not start a run", "application", c.Application(), "pipeline", c.Name(), "master", master, "job", job, "build", number, "err", err)
 				errs = append(errs, err)

@@ -32,13 +32,25 @@ type run struct {
 	// running counts the worker goroutines, so that the execution's lock
 	// is released only once none of them can write.
 	running sync.WaitGroup
+	// driver is this node's token in the store for this turn of the run:
+	// saves carry it, and fail once another node took the run over.
+	driver string
+	// superseded is set when a save found that another node drives the
+	// run now: this node writes nothing more and stops.
+	superseded bool
 }
 
 type cancelRequest struct{ user, reason string }
 
-func newRun(r *Runner, e *pipeline.Execution) *run {
+func newRun(r *Runner, e *pipeline.Execution, driver string) *run {
 	ctx, stop := context.WithCancel(r.ctx)
-	return &run{r: r, e: e, kick: make(chan struct{}, 1), ctx: ctx, stop: stop, workers: map[string]context.CancelFunc{}}
+	ru := &run{r: r, e: e, kick: make(chan struct{}, 1), ctx: ctx, stop: stop, workers: map[string]context.CancelFunc{}, driver: driver}
+	if e.Canceled && !e.Status.Complete() {
+		// Canceled while another node drove it (that node died first):
+		// the cancel is applied at the first step.
+		ru.canceled = &cancelRequest{e.CanceledBy, e.CancelReason}
+	}
+	return ru
 }
 
 func (ru *run) wake() {
@@ -59,10 +71,27 @@ func (ru *run) cancel(user, reason string) {
 }
 
 // save writes the execution; mu is held. A failed write is logged and
-// retried with the next change: the run goes on from memory meanwhile.
+// retried with the next change: the run goes on from memory meanwhile. A
+// write refused because another node took the run over (this node's lock
+// session ended without it noticing yet) stops the run here: that node's
+// writes stand. A cancel stored on the run (asked on a node that could not
+// reach this one) is applied.
 func (ru *run) save() {
-	if err := ru.r.cfg.Store.SaveExecution(context.WithoutCancel(ru.ctx), ru.e); err != nil {
+	if ru.superseded {
+		return
+	}
+	c, err := ru.r.cfg.Store.SaveExecution(context.WithoutCancel(ru.ctx), ru.e, ru.driver)
+	switch {
+	case errors.Is(err, pipeline.ErrNotDriver):
+		ru.superseded = true
+		ru.r.cfg.Log.Warn("another node took over an execution this node drove (this node's lock went with its database session); this node stops driving it", "execution", ru.e.ID)
+		ru.stop()
+		return
+	case err != nil:
 		ru.r.cfg.Log.Error("saving execution failed", "execution", ru.e.ID, "err", err)
+	case c != nil && ru.canceled == nil && !ru.ended:
+		ru.canceled = &cancelRequest{c.User, c.Reason}
+		ru.wake()
 	}
 	ru.r.saved(ru.e.ID)
 }
@@ -160,7 +189,9 @@ func (ru *run) finish(st pipeline.Status) {
 	ru.e.Status, ru.e.EndTime = st, &now
 	ru.ended = true
 	ru.save()
-	ru.r.cfg.Log.Info("execution ended", "execution", ru.e.ID, "status", st)
+	if !ru.superseded {
+		ru.r.cfg.Log.Info("execution ended", "execution", ru.e.ID, "status", st)
+	}
 }
 
 // endRunning ends every running stage and task with st and stops their

@@ -110,7 +110,7 @@ func (r *Runner) Resume(ctx context.Context) (int, error) {
 		if driven {
 			continue
 		}
-		e, lost, err := r.take(ctx, listed.ID)
+		e, lost, driver, err := r.take(ctx, listed.ID)
 		if err != nil {
 			r.cfg.Log.Error("resuming execution failed", "execution", listed.ID, "err", err)
 			continue
@@ -120,7 +120,7 @@ func (r *Runner) Resume(ctx context.Context) (int, error) {
 		}
 		resubmitBakes(e)
 		r.cfg.Log.Info("resuming execution", "execution", e.ID, "application", e.Application, "pipeline", e.Name)
-		if r.launch(e, lost) {
+		if r.launch(e, lost, driver) {
 			n++
 		}
 	}
@@ -145,20 +145,23 @@ func (r *Runner) sweep() {
 	}
 }
 
-// take locks execution id for this node and reads it again under the
-// lock (the node that held it saved its last state before it let go). It
-// returns nil when another node holds the lock or the execution ended.
-func (r *Runner) take(ctx context.Context, id string) (*pipeline.Execution, <-chan struct{}, error) {
+// take locks execution id for this node and takes it in the store under
+// a new driver token (the node that drove it before writes nothing from
+// now on), reading it again under the lock: the node that held it saved
+// its last state before it let go, or its saves stop here. It returns nil
+// when another node holds the lock or the execution ended.
+func (r *Runner) take(ctx context.Context, id string) (*pipeline.Execution, <-chan struct{}, string, error) {
 	lost, ok, err := r.cfg.Locks.TryLock(ctx, executionLock(id))
 	if err != nil || !ok {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	e, err := r.cfg.Store.Execution(ctx, id)
+	driver := r.cfg.NewID()
+	e, err := r.cfg.Store.TakeExecution(ctx, id, driver)
 	if err != nil || e.Status.Complete() {
 		r.unlock(id)
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	return e, lost, nil
+	return e, lost, driver, nil
 }
 
 func (r *Runner) unlock(id string) {
@@ -177,11 +180,13 @@ func (r *Runner) Stop() {
 
 func (r *Runner) now() int64 { return r.cfg.Now().UnixMilli() }
 
-// launch drives e, whose lock this node holds, in the background, and
-// releases the lock when the run ends. It reports false (and releases
-// the lock) when e is driven already or the runner stops. The run stops
-// if lost closes: the lock went, and another node may drive e.
-func (r *Runner) launch(e *pipeline.Execution, lost <-chan struct{}) bool {
+// launch drives e, whose lock this node holds, in the background, as
+// driver (the store's token of this node's turn, see
+// pipeline.Store.SaveExecution), and releases the lock when the run ends.
+// It reports false (and releases the lock) when e is driven already or the
+// runner stops. The run stops if lost closes (the lock went, and another
+// node may drive e) or a save finds that another node drives it.
+func (r *Runner) launch(e *pipeline.Execution, lost <-chan struct{}, driver string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.active[e.ID]; ok || r.ctx.Err() != nil {
@@ -190,7 +195,7 @@ func (r *Runner) launch(e *pipeline.Execution, lost <-chan struct{}) bool {
 		}
 		return false
 	}
-	ru := newRun(r, e)
+	ru := newRun(r, e, driver)
 	r.active[e.ID] = ru
 	r.wg.Add(1)
 	go func() {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/bakehouse/bakehouse"
 	"github.com/bakehouse/bakehouse/pipeline"
@@ -69,6 +68,13 @@ func (r *Runner) Start(ctx context.Context, app, name string, trigger map[string
 // StartConfig runs cfg with trigger (the Jenkins trigger starts runs this
 // way, from the configs it watches).
 func (r *Runner) StartConfig(ctx context.Context, cfg *pipeline.Config, trigger map[string]any) (*pipeline.Execution, error) {
+	return r.start(ctx, cfg, trigger, nil)
+}
+
+// start runs cfg with trigger; fired is the Jenkins build whose trigger
+// starts it (nil for other runs): the store starts one run per pipeline
+// and build, and answers pipeline.ErrBuildFired to a second.
+func (r *Runner) start(ctx context.Context, cfg *pipeline.Config, trigger map[string]any, fired *pipeline.FiredBuild) (*pipeline.Execution, error) {
 	if trigger == nil {
 		trigger = map[string]any{}
 	}
@@ -91,13 +97,14 @@ func (r *Runner) StartConfig(ctx context.Context, cfg *pipeline.Config, trigger 
 	if !ok {
 		return nil, fmt.Errorf("execution id %s is locked already", e.ID)
 	}
-	if err := r.cfg.Store.CreateExecution(ctx, e); err != nil {
+	driver := r.cfg.NewID()
+	if err := r.cfg.Store.CreateExecution(ctx, e, driver, fired); err != nil {
 		r.unlock(e.ID)
 		return nil, err
 	}
 	r.saved(e.ID)
 	r.cfg.Log.Info("execution started", "execution", e.ID, "application", e.Application, "pipeline", e.Name, "trigger", trigger["type"])
-	r.launch(clone(e), lost)
+	r.launch(clone(e), lost, driver)
 	return e, nil
 }
 
@@ -111,51 +118,36 @@ func (r *Runner) Executions(ctx context.Context, f pipeline.ExecutionFilter) ([]
 	return r.cfg.Store.Executions(ctx, f)
 }
 
-// Cancel implements pipeline.Service.
+// Cancel implements pipeline.Service. The request is stored on the
+// execution first (pipeline.Store.RequestCancel), then handed to the node
+// that drives the run: this one, another one (Config.Relay), or, when no
+// node drives it, this one, which takes the run and applies it. It answers
+// once the request is stored: a node that dies meanwhile leaves it to the
+// node that takes its runs over, which applies it at once.
 func (r *Runner) Cancel(ctx context.Context, id, user, reason string) error {
+	if err := r.cfg.Store.RequestCancel(ctx, id, pipeline.CancelRequest{User: user, Reason: reason}); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	ru := r.active[id]
 	r.mu.Unlock()
 	if ru != nil {
-		// A run that has just ended is answered from the store below.
-		ru.mu.Lock()
-		ended := ru.ended
-		ru.mu.Unlock()
-		if !ended {
-			ru.cancel(user, reason)
-			return nil
+		ru.cancel(user, reason)
+		return nil
+	}
+	e, lost, driver, err := r.take(ctx, id)
+	switch {
+	case err != nil:
+		r.cfg.Log.Error("taking a canceled execution failed; the sweep applies its cancel", "execution", id, "err", err)
+	case e != nil:
+		// Driven by no node (its node died, or a resume failed): this one
+		// applies the cancel, canceling its bakes too.
+		r.launch(e, lost, driver)
+	case r.cfg.Relay != nil:
+		if err := r.cfg.Relay.Send(ctx, id, user, reason); err != nil {
+			r.cfg.Log.Error("sending a cancel to the node that drives the execution failed; that node applies it at its next save", "execution", id, "err", err)
 		}
 	}
-	e, err := r.cfg.Store.Execution(ctx, id)
-	if err != nil {
-		return err
-	}
-	if e.Status.Complete() {
-		return &bakehouse.Error{Code: bakehouse.ECONFLICT, Message: fmt.Sprintf("execution %s already ended %s: there is nothing to cancel", id, e.Status)}
-	}
-	_, ok, err := r.cfg.Locks.TryLock(ctx, executionLock(id))
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return r.relayCancel(ctx, id, user, reason)
-	}
-	defer r.unlock(id)
-	// Read again under the lock: the node that ran it may have ended it.
-	if e, err = r.cfg.Store.Execution(ctx, id); err != nil {
-		return err
-	}
-	if e.Status.Complete() {
-		return &bakehouse.Error{Code: bakehouse.ECONFLICT, Message: fmt.Sprintf("execution %s already ended %s: there is nothing to cancel", id, e.Status)}
-	}
-	// Stored as running but driven by no node (a resume failed): end it.
-	now := r.now()
-	e.Canceled, e.CanceledBy, e.CancelReason = true, user, reason
-	e.Status, e.EndTime = pipeline.Canceled, &now
-	if err := r.cfg.Store.SaveExecution(ctx, e); err != nil {
-		return err
-	}
-	r.saved(id)
 	return nil
 }
 
@@ -163,38 +155,6 @@ func (r *Runner) Cancel(ctx context.Context, id, user, reason string) error {
 func (r *Runner) saved(id string) {
 	if r.cfg.Saved != nil {
 		r.cfg.Saved(id)
-	}
-}
-
-// relayCancelWait is how long a cancel sent to the node that drives the
-// execution may take to show in the store.
-const relayCancelWait = 10 * time.Second
-
-// relayCancel sends the cancel of execution id, which another node
-// drives, to that node, and waits until the execution ended.
-func (r *Runner) relayCancel(ctx context.Context, id, user, reason string) error {
-	if r.cfg.Relay == nil {
-		return &bakehouse.Error{Code: bakehouse.ECONFLICT, Message: fmt.Sprintf("execution %s is run by another Bakehouse node, and this one cannot reach it", id)}
-	}
-	if err := r.cfg.Relay.Send(ctx, id, user, reason); err != nil {
-		return err
-	}
-	for deadline := time.Now().Add(relayCancelWait); ; {
-		e, err := r.cfg.Store.Execution(ctx, id)
-		if err != nil {
-			return err
-		}
-		if e.Status.Complete() {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("execution %s: the node that runs it did not cancel it within %s; try again", id, relayCancelWait)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
 	}
 }
 

@@ -140,45 +140,131 @@ func (s *PipelineStore) DeleteConfig(ctx context.Context, app, name string) erro
 }
 
 // CreateExecution implements pipeline.Store.
-func (s *PipelineStore) CreateExecution(ctx context.Context, e *pipeline.Execution) error {
+func (s *PipelineStore) CreateExecution(ctx context.Context, e *pipeline.Execution, driver string, fired *pipeline.FiredBuild) error {
 	body, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("create execution: %w", err)
 	}
-	if _, err := s.db.db.ExecContext(ctx, `INSERT INTO executions (id, application, pipeline_config_id, status, build_time, body) VALUES (?, ?, ?, ?, ?, ?)`,
-		e.ID, e.Application, e.PipelineConfigID, string(e.Status), e.BuildTime, string(body)); err != nil {
+	var firedBy *string
+	if fired != nil {
+		k := fired.Key(e.PipelineConfigID)
+		firedBy = &k
+	}
+	res, err := s.db.db.ExecContext(ctx, `INSERT INTO executions (id, application, pipeline_config_id, status, build_time, body, driver, fired_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (fired_by) WHERE fired_by IS NOT NULL DO NOTHING`,
+		e.ID, e.Application, e.PipelineConfigID, string(e.Status), e.BuildTime, string(body), driver, firedBy)
+	if err != nil {
 		return fmt.Errorf("create execution: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("build #%d of %s on %s: %w", fired.Number, fired.Job, fired.Master, pipeline.ErrBuildFired)
 	}
 	return nil
 }
 
-// SaveExecution implements pipeline.Store.
-func (s *PipelineStore) SaveExecution(ctx context.Context, e *pipeline.Execution) error {
+// executionColumns are what an execution is read from: its body and the
+// cancel request stored beside it.
+const executionColumns = `body, cancel_requested, cancel_user, cancel_reason`
+
+// scanExecution reads executionColumns.
+func scanExecution(scan func(...any) error) (*pipeline.Execution, error) {
+	var body string
+	var c pipeline.CancelRequest
+	var requested bool
+	if err := scan(&body, &requested, &c.User, &c.Reason); err != nil {
+		return nil, err
+	}
+	e, err := decodeExecution(body)
+	if err != nil {
+		return nil, err
+	}
+	if requested {
+		c.Apply(e)
+	}
+	return e, nil
+}
+
+// TakeExecution implements pipeline.Store.
+func (s *PipelineStore) TakeExecution(ctx context.Context, id, driver string) (*pipeline.Execution, error) {
+	e, err := scanExecution(s.db.db.QueryRowContext(ctx, `UPDATE executions SET driver = ? WHERE id = ? RETURNING `+executionColumns, driver, id).Scan)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, bakehouse.Errorf(bakehouse.ENOTFOUND, "execution %s not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("take execution %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// SaveExecution implements pipeline.Store: the UPDATE names the driver,
+// so a runner that lost the run writes nothing.
+func (s *PipelineStore) SaveExecution(ctx context.Context, e *pipeline.Execution, driver string) (*pipeline.CancelRequest, error) {
 	body, err := json.Marshal(e)
 	if err != nil {
-		return fmt.Errorf("save execution: %w", err)
+		return nil, fmt.Errorf("save execution: %w", err)
 	}
-	res, err := s.db.db.ExecContext(ctx, `UPDATE executions SET status = ?, body = ? WHERE id = ?`, string(e.Status), string(body), e.ID)
+	var c pipeline.CancelRequest
+	var requested bool
+	err = s.db.db.QueryRowContext(ctx, `UPDATE executions SET status = ?, body = ? WHERE id = ? AND driver = ?
+		RETURNING cancel_requested, cancel_user, cancel_reason`, string(e.Status), string(body), e.ID, driver).Scan(&requested, &c.User, &c.Reason)
+	if errors.Is(err, sql.ErrNoRows) {
+		var n int
+		if err := s.db.db.QueryRowContext(ctx, `SELECT count(*) FROM executions WHERE id = ?`, e.ID).Scan(&n); err != nil {
+			return nil, fmt.Errorf("save execution %s: %w", e.ID, err)
+		}
+		if n == 0 {
+			return nil, bakehouse.Errorf(bakehouse.ENOTFOUND, "execution %s not found", e.ID)
+		}
+		return nil, fmt.Errorf("save execution %s: %w", e.ID, pipeline.ErrNotDriver)
+	}
 	if err != nil {
-		return fmt.Errorf("save execution %s: %w", e.ID, err)
+		return nil, fmt.Errorf("save execution %s: %w", e.ID, err)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return bakehouse.Errorf(bakehouse.ENOTFOUND, "execution %s not found", e.ID)
+	if !requested {
+		return nil, nil
 	}
-	return nil
+	return &c, nil
+}
+
+// RequestCancel implements pipeline.Store.
+func (s *PipelineStore) RequestCancel(ctx context.Context, id string, c pipeline.CancelRequest) error {
+	done := pipeline.CompleteStatuses()
+	args := []any{c.User, c.Reason, id}
+	for _, st := range done {
+		args = append(args, st)
+	}
+	res, err := s.db.db.ExecContext(ctx, `UPDATE executions SET cancel_requested = 1, cancel_user = ?, cancel_reason = ?
+		WHERE id = ? AND NOT cancel_requested AND status NOT IN (`+strings.TrimSuffix(strings.Repeat("?,", len(done)), ",")+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("cancel execution %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		return nil
+	}
+	var status string
+	err = s.db.db.QueryRowContext(ctx, `SELECT status FROM executions WHERE id = ?`, id).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return bakehouse.Errorf(bakehouse.ENOTFOUND, "execution %s not found", id)
+	}
+	if err != nil {
+		return fmt.Errorf("cancel execution %s: %w", id, err)
+	}
+	if st := pipeline.Status(status); st.Complete() {
+		return pipeline.CancelEnded(id, st)
+	}
+	return nil // asked already: the first request stands
 }
 
 // Execution implements pipeline.Store.
 func (s *PipelineStore) Execution(ctx context.Context, id string) (*pipeline.Execution, error) {
-	var body string
-	err := s.db.read.QueryRowContext(ctx, `SELECT body FROM executions WHERE id = ?`, id).Scan(&body)
+	e, err := scanExecution(s.db.read.QueryRowContext(ctx, `SELECT `+executionColumns+` FROM executions WHERE id = ?`, id).Scan)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, bakehouse.Errorf(bakehouse.ENOTFOUND, "execution %s not found", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read execution %s: %w", id, err)
 	}
-	return decodeExecution(body)
+	return e, nil
 }
 
 func decodeExecution(body string) (*pipeline.Execution, error) {
@@ -215,7 +301,7 @@ func (s *PipelineStore) Executions(ctx context.Context, f pipeline.ExecutionFilt
 		st[i] = string(v)
 	}
 	in("status", st)
-	q := `SELECT body FROM executions`
+	q := `SELECT ` + executionColumns + ` FROM executions`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -232,13 +318,9 @@ func (s *PipelineStore) Executions(ctx context.Context, f pipeline.ExecutionFilt
 	defer rows.Close()
 	out := []*pipeline.Execution{}
 	for rows.Next() {
-		var body string
-		if err := rows.Scan(&body); err != nil {
-			return nil, fmt.Errorf("list executions: %w", err)
-		}
-		e, err := decodeExecution(body)
+		e, err := scanExecution(rows.Scan)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("list executions: %w", err)
 		}
 		out = append(out, e)
 	}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/bakehouse/bakehouse"
@@ -14,6 +15,9 @@ func ExercisePipelines(t *testing.T, open func(*testing.T) pipeline.Store) {
 	t.Run("SaveConfigKeepsUnknownFieldsAndUpdates", func(t *testing.T) { testSaveConfig(t, open(t)) })
 	t.Run("Executions", func(t *testing.T) { testExecutions(t, open(t)) })
 	t.Run("Cursor", func(t *testing.T) { testCursor(t, open(t)) })
+	t.Run("OneRunPerFiredBuild", func(t *testing.T) { testFiredBuild(t, open(t)) })
+	t.Run("SavesFencedByDriver", func(t *testing.T) { testDriver(t, open(t)) })
+	t.Run("CancelRequestKept", func(t *testing.T) { testRequestCancel(t, open(t)) })
 }
 
 func mustConfig(t *testing.T, js string) *pipeline.Config {
@@ -96,7 +100,7 @@ func testExecutions(t *testing.T, s pipeline.Store) {
 		mk("e3", "app", "c2", pipeline.Terminal, 300),
 		mk("e4", "other", "c3", pipeline.Running, 400),
 	} {
-		if err := s.CreateExecution(ctx, e); err != nil {
+		if err := s.CreateExecution(ctx, e, "d-"+e.ID, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -132,7 +136,7 @@ func testExecutions(t *testing.T, s pipeline.Store) {
 	}
 	e.Status = pipeline.Succeeded
 	e.Stages[0].Outputs = map[string]any{"deploymentDetails": []any{map[string]any{"ami": "x"}}}
-	if err := s.SaveExecution(ctx, e); err != nil {
+	if _, err := s.SaveExecution(ctx, e, "d-e2"); err != nil {
 		t.Fatal(err)
 	}
 	if got := ids(pipeline.ExecutionFilter{Statuses: []pipeline.Status{pipeline.Running}}); got != "e4 " {
@@ -145,7 +149,7 @@ func testExecutions(t *testing.T, s pipeline.Store) {
 	if _, err := s.Execution(ctx, "nope"); bakehouse.ErrorCode(err) != bakehouse.ENOTFOUND {
 		t.Fatalf("absent execution: err %v, want ENOTFOUND", err)
 	}
-	if err := s.SaveExecution(ctx, mk("nope", "a", "c", pipeline.Running, 1)); bakehouse.ErrorCode(err) != bakehouse.ENOTFOUND {
+	if _, err := s.SaveExecution(ctx, mk("nope", "a", "c", pipeline.Running, 1), "d-nope"); bakehouse.ErrorCode(err) != bakehouse.ENOTFOUND {
 		t.Fatalf("save of an absent execution: err %v, want ENOTFOUND", err)
 	}
 }
@@ -165,5 +169,123 @@ func testCursor(t *testing.T, s pipeline.Store) {
 	}
 	if _, ok, _ := s.Cursor(ctx, "other", "folder/job/j"); ok {
 		t.Fatal("cursor leaked across masters")
+	}
+}
+
+func newExecution(id, cfg string) *pipeline.Execution {
+	return &pipeline.Execution{Type: "PIPELINE", ID: id, Application: "app", PipelineConfigID: cfg, Status: pipeline.Running, BuildTime: 1,
+		Trigger: map[string]any{"type": "jenkins"}, Stages: []*pipeline.Stage{{ID: id + "-s", RefID: "1", Type: "wait", Status: pipeline.Running, Context: map[string]any{}}}}
+}
+
+// testFiredBuild: a build starts one run of a pipeline, however many
+// times it is fired (a node that died before it stored the job's cursor);
+// another pipeline, or another build, starts its own.
+func testFiredBuild(t *testing.T, s pipeline.Store) {
+	ctx := context.Background()
+	b7 := &pipeline.FiredBuild{Master: "m", Job: "folder/job/j", Number: 7}
+	if err := s.CreateExecution(ctx, newExecution("r1", "c1"), "d1", b7); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateExecution(ctx, newExecution("r2", "c1"), "d2", b7); !errors.Is(err, pipeline.ErrBuildFired) {
+		t.Fatalf("second run of build 7: err %v, want ErrBuildFired", err)
+	}
+	if _, err := s.Execution(ctx, "r2"); bakehouse.ErrorCode(err) != bakehouse.ENOTFOUND {
+		t.Fatalf("the refused run was stored: %v", err)
+	}
+	for _, tc := range []struct {
+		id, cfg string
+		b       *pipeline.FiredBuild
+	}{
+		{"r3", "c2", b7},
+		{"r4", "c1", &pipeline.FiredBuild{Master: "m", Job: "folder/job/j", Number: 8}},
+		{"r5", "c1", nil},
+		{"r6", "c1", nil},
+	} {
+		if err := s.CreateExecution(ctx, newExecution(tc.id, tc.cfg), "d", tc.b); err != nil {
+			t.Fatalf("run %s: %v", tc.id, err)
+		}
+	}
+}
+
+// testDriver: once another driver took the run, the previous one's
+// saves write nothing and say so.
+func testDriver(t *testing.T, s pipeline.Store) {
+	ctx := context.Background()
+	e := newExecution("r1", "c1")
+	if err := s.CreateExecution(ctx, e, "node-a", nil); err != nil {
+		t.Fatal(err)
+	}
+	e.Stages[0].Context["by"] = "a"
+	if _, err := s.SaveExecution(ctx, e, "node-a"); err != nil {
+		t.Fatal(err)
+	}
+	taken, err := s.TakeExecution(ctx, "r1", "node-b")
+	if err != nil || taken.Stages[0].Context["by"] != "a" {
+		t.Fatalf("take: %+v, %v", taken, err)
+	}
+	e.Stages[0].Context["by"] = "a again"
+	if _, err := s.SaveExecution(ctx, e, "node-a"); !errors.Is(err, pipeline.ErrNotDriver) {
+		t.Fatalf("save by the node that lost the run: err %v, want ErrNotDriver", err)
+	}
+	taken.Stages[0].Context["by"] = "b"
+	if _, err := s.SaveExecution(ctx, taken, "node-b"); err != nil {
+		t.Fatal(err)
+	}
+	if back, _ := s.Execution(ctx, "r1"); back.Stages[0].Context["by"] != "b" {
+		t.Fatalf("stored: %v, want node b's save", back.Stages[0].Context["by"])
+	}
+	if _, err := s.TakeExecution(ctx, "nope", "node-b"); bakehouse.ErrorCode(err) != bakehouse.ENOTFOUND {
+		t.Fatalf("take of an absent execution: %v", err)
+	}
+}
+
+// testRequestCancel: a cancel request is kept on the run (the first
+// one), shown on it, told to its driver's saves and to the next driver;
+// a run that ended is not canceled.
+func testRequestCancel(t *testing.T, s pipeline.Store) {
+	ctx := context.Background()
+	e := newExecution("r1", "c1")
+	if err := s.CreateExecution(ctx, e, "node-a", nil); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := s.SaveExecution(ctx, e, "node-a"); c != nil || err != nil {
+		t.Fatalf("save before any cancel: %+v %v", c, err)
+	}
+	for _, r := range []string{"first", "second"} {
+		if err := s.RequestCancel(ctx, "r1", pipeline.CancelRequest{User: "anna", Reason: r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c, err := s.SaveExecution(ctx, e, "node-a"); err != nil || c == nil || c.User != "anna" || c.Reason != "first" {
+		t.Fatalf("save after the cancel: %+v %v", c, err)
+	}
+	for _, read := range []func() (*pipeline.Execution, error){
+		func() (*pipeline.Execution, error) { return s.Execution(ctx, "r1") },
+		func() (*pipeline.Execution, error) { return s.TakeExecution(ctx, "r1", "node-b") },
+		func() (*pipeline.Execution, error) {
+			es, err := s.Executions(ctx, pipeline.ExecutionFilter{IDs: []string{"r1"}})
+			if err != nil || len(es) != 1 {
+				return nil, err
+			}
+			return es[0], nil
+		},
+	} {
+		got, err := read()
+		if err != nil || got == nil || !got.Canceled || got.CanceledBy != "anna" || got.CancelReason != "first" || got.Status != pipeline.Running {
+			t.Fatalf("read after the cancel: %+v, %v", got, err)
+		}
+	}
+	e.Status = pipeline.Succeeded
+	if _, err := s.SaveExecution(ctx, e, "node-b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RequestCancel(ctx, "r1", pipeline.CancelRequest{User: "bob"}); bakehouse.ErrorCode(err) != bakehouse.ECONFLICT {
+		t.Fatalf("cancel of an ended run: %v, want ECONFLICT", err)
+	}
+	if got, _ := s.Execution(ctx, "r1"); got.Canceled {
+		t.Fatal("a run that ended SUCCEEDED after a cancel request reads canceled")
+	}
+	if err := s.RequestCancel(ctx, "nope", pipeline.CancelRequest{}); bakehouse.ErrorCode(err) != bakehouse.ENOTFOUND {
+		t.Fatalf("cancel of an absent run: %v, want ENOTFOUND", err)
 	}
 }

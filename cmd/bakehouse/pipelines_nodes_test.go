@@ -141,8 +141,8 @@ func TestPipelineRunMovesToLiveNode(t *testing.T) {
 }
 
 // TestPipelineCancelOnOtherNode: a cancel sent to node B for a run that
-// node A drives reaches A (NOTIFY), which cancels it: B answers once the
-// run ended CANCELED, and the next stage never starts.
+// node A drives is stored on the run and reaches A (NOTIFY), which cancels
+// it: the run ends CANCELED, and the next stage never starts.
 func TestPipelineCancelOnOtherNode(t *testing.T) {
 	cfg := "bakehouse:\n  database: " + pgtest.URL(t) + "\n"
 	a := startServer(t, t.TempDir(), cfg, nil)
@@ -161,8 +161,18 @@ func TestPipelineCancelOnOtherNode(t *testing.T) {
 	if code, body, _ := call(t, "PUT", b.url+"/pipelines/"+id+"/cancel?reason=moved", nil, nil); code != 200 {
 		t.Fatalf("cancel on node b: %d %s", code, body)
 	}
+	// The cancel is stored on the run when node b answers; node a applies
+	// it at once.
 	var e pipeline.Execution
-	call(t, "GET", b.url+"/pipelines/"+id, nil, &e)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		call(t, "GET", b.url+"/pipelines/"+id, nil, &e)
+		if !e.Canceled {
+			t.Fatalf("node b answered before it stored the cancel: %+v", e)
+		}
+		if e.Status.Complete() || time.Now().After(deadline) {
+			break
+		}
+	}
 	if e.Status != pipeline.Canceled || e.CancelReason != "moved" || !strings.Contains(a.stderr.String(), "cancel received by another node") {
 		t.Fatalf("after the cancel on node b: %s (reason %q); node a:\n%s", e.Status, e.CancelReason, a.stderr.String())
 	}
