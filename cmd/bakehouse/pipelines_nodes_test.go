@@ -114,8 +114,10 @@ func TestPipelineNodesOneRunPerBuild(t *testing.T) {
 func TestPipelineRunMovesToLiveNode(t *testing.T) {
 	cfg := "bakehouse:\n  database: " + pgtest.URL(t) + "\n"
 	a := startServer(t, t.TempDir(), cfg, nil)
+	// Long enough that node a, slow to let go under load, does not finish
+	// the wait before it stops.
 	const p = `{"application": "app", "name": "long", "stages": [
-	  {"refId": "1", "type": "wait", "name": "Long wait", "waitTime": 4},
+	  {"refId": "1", "type": "wait", "name": "Long wait", "waitTime": 20},
 	  {"refId": "2", "type": "wait", "name": "After", "waitTime": 0, "requisiteStageRefIds": ["1"]}]}`
 	if code, body, _ := call(t, "POST", a.url+"/pipelines", p, nil); code != 200 {
 		t.Fatalf("save: %d %s", code, body)
