@@ -170,7 +170,10 @@ type BakeStore interface {
 	Bake(ctx context.Context, id string) (*BakeRecord, error)                   // ENOTFOUND when missing
 	MarkStarted(ctx context.Context, id string, pid int) error
 	// ClaimBake records that node runs the RUNNING bake id (its worker
-	// took the bake's job); false when the bake is no longer RUNNING.
+	// took the bake's job); false when the bake is no longer RUNNING, or
+	// another node claimed it: a node that stalled after it fetched the
+	// job, whose job was given to a live node meanwhile, must not run the
+	// bake a second time.
 	ClaimBake(ctx context.Context, id, node string) (bool, error)
 	Finish(ctx context.Context, p FinishBakeParams) (bool, error) // false when it was no longer RUNNING
 	DeleteByRoscoKey(ctx context.Context, roscoKey string) (string, error)

@@ -70,6 +70,10 @@ func (w *bakeWorker) Timeout(*river.Job[bakeArgs]) time.Duration { return w.time
 
 // Config configures the bake queue.
 type Config struct {
+	// ID is the River client's id: the node id, so that River records in
+	// each job's attempted_by the node whose worker took it. Empty: River
+	// makes one up (one node).
+	ID          string
 	Concurrency int           // bakes that run at once on this node; default 1
 	BakeTimeout time.Duration // per bake; default 30 minutes
 	Logger      *slog.Logger
@@ -114,6 +118,7 @@ func New[TTx any](driver riverdriver.Driver[TTx], run RunFunc, cfg Config, fetch
 		return nil, err
 	}
 	client, err := river.NewClient(driver, &river.Config{
+		ID:                cfg.ID,
 		Queues:            map[string]river.QueueConfig{queueName: {MaxWorkers: cfg.Concurrency}},
 		Workers:           workers,
 		Logger:            cfg.Logger,

@@ -17,6 +17,9 @@ import (
 const (
 	HeartbeatInterval     = time.Second
 	DeadNodeCheckInterval = 2 * time.Second
+	// NodePruneInterval is how often a node forgets the nodes dead for
+	// longer than bakehouse.NodePruneAfter (PruneNodes).
+	NodePruneInterval = time.Hour
 )
 
 // Heartbeat records that this node is alive. serve calls it once before
@@ -31,16 +34,23 @@ func (s *Service) Heartbeat(ctx context.Context, self bakehouse.Node) error {
 }
 
 // EndDeadNodesBakes ends the RUNNING bakes whose worker's node is dead (its
-// heartbeat is older than bakehouse.NodeTimeout) or gone (no longer
-// registered): CANCELED/FAILURE, with the node and when it was last seen
-// in the bake's error and log, and its queue job canceled so that nothing
-// runs it again. The bake's Packer process and build containers are on
-// the dead node's machine: that node removes them when it comes back
-// (Recover). It returns how many bakes it ended; of several live nodes
-// doing this at once, each bake is ended by one.
+// heartbeat is older than bakehouse.NodeTimeout by the store's clock) or
+// gone (no longer registered): CANCELED/FAILURE, with the node and when it
+// was last seen in the bake's error and log, and its queue job canceled so
+// that nothing runs it again. The bake's Packer process and build
+// containers are on the dead node's machine: that node removes them when
+// it comes back (Recover). It returns how many bakes it ended; of several
+// live nodes doing this at once, each bake is ended by one.
+//
+// A bake that a dead node's worker took but never claimed (the node died
+// between fetching the job and ClaimBake) never started Packer: its job is
+// given back to the queue, so a live node runs it (requeueAbandoned).
 func (s *Service) EndDeadNodesBakes(ctx context.Context) (int, error) {
 	if s.nodes == nil {
 		return 0, nil
+	}
+	if err := s.requeueAbandoned(ctx); err != nil {
+		return 0, fmt.Errorf("dead nodes: %w", err)
 	}
 	running, err := s.store.List(ctx, bakehouse.BakeFilter{State: bakehouse.StateRunning})
 	if err != nil {
@@ -62,15 +72,14 @@ func (s *Service) EndDeadNodesBakes(ctx context.Context) (int, error) {
 				nodes[nd.ID] = nd
 			}
 		}
-		now := s.Now()
 		nd, known := nodes[b.Node]
-		if known && nd.Alive(now) {
+		if known && nd.Alive() {
 			continue
 		}
 		why := fmt.Sprintf("node %s, which ran this bake, is gone (it no longer sends heartbeats)", b.Node)
 		if known {
 			why = fmt.Sprintf("node %s, which ran this bake, stopped answering: last seen %s, %s before node %s ended the bake",
-				b.Node, nd.SeenAt.UTC().Format(time.RFC3339), now.Sub(nd.SeenAt).Round(time.Second), s.cfg.Node)
+				b.Node, nd.SeenAt.UTC().Format(time.RFC3339), nd.Age.Round(time.Second), s.cfg.Node)
 		}
 		ok, err := s.endOrphan(ctx, b, why+"; its Packer process and build containers are removed when that node comes back (bake again to retry)", false)
 		if err != nil {
@@ -83,6 +92,43 @@ func (s *Service) EndDeadNodesBakes(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// requeueAbandoned gives back to the queue the jobs that dead nodes took
+// but whose bakes they never claimed, when the queue can (PostgreSQL's;
+// SQLite is one node). Re-running such a bake is safe: Packer starts only
+// after the claim, and a node that was only stalled cannot claim the bake
+// once another node has (ClaimBake).
+func (s *Service) requeueAbandoned(ctx context.Context) error {
+	q, ok := s.queue.(AbandonedJobs)
+	if !ok {
+		return nil
+	}
+	requeued, err := q.RequeueAbandoned(ctx)
+	if err != nil {
+		return err
+	}
+	for id, node := range requeued {
+		s.logs.Append(id, fmt.Sprintf("Node %s took this bake from the queue and stopped answering before it started it; node %s put it back in the queue for a live node", node, s.cfg.Node))
+		s.log.Warn("requeued a bake that a dead node took but never started", "id", id, "node", node)
+	}
+	return nil
+}
+
+// PruneNodes forgets the nodes dead for longer than
+// bakehouse.NodePruneAfter that no incomplete bake names, so that the
+// nodes table does not grow with every node id ever used; a node that ran
+// or accepted a bake still RUNNING stays, so that the bake's error can
+// say when it was last seen.
+func (s *Service) PruneNodes(ctx context.Context) (int, error) {
+	if s.nodes == nil {
+		return 0, nil
+	}
+	n, err := s.nodes.PruneNodes(ctx, bakehouse.NodePruneAfter)
+	if n > 0 {
+		s.log.Info("forgot nodes dead for more than a day", "count", n)
+	}
+	return n, err
 }
 
 // NodeBakes is a live node with the bakes its workers run and the bakes
@@ -108,12 +154,11 @@ func (s *Service) Cluster(ctx context.Context) ([]NodeBakes, error) {
 		if err != nil {
 			return nil, err
 		}
-		now := s.Now()
 		for _, nd := range nodes {
 			switch {
 			case nd.ID == s.cfg.Node:
 				out[0].Node = nd
-			case nd.Alive(now):
+			case nd.Alive():
 				out = append(out, NodeBakes{Node: nd})
 			}
 		}
@@ -178,6 +223,7 @@ func (m *Membership) loop(ctx context.Context, done chan struct{}) {
 	defer beat.Stop()
 	check := time.NewTicker(DeadNodeCheckInterval)
 	defer check.Stop()
+	var pruned time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -189,6 +235,12 @@ func (m *Membership) loop(ctx context.Context, done chan struct{}) {
 		case <-check.C:
 			if _, err := m.svc.EndDeadNodesBakes(ctx); err != nil && ctx.Err() == nil {
 				m.svc.log.Error("end bakes of dead nodes", "err", err)
+			}
+			if time.Since(pruned) >= NodePruneInterval {
+				pruned = time.Now()
+				if _, err := m.svc.PruneNodes(ctx); err != nil && ctx.Err() == nil {
+					m.svc.log.Error("prune dead nodes", "err", err)
+				}
 			}
 		}
 	}

@@ -70,6 +70,21 @@ type Queue interface {
 	JobAlive(ctx context.Context, jobID int64) (bool, error)
 }
 
+// AbandonedJobs is a queue shared by several nodes (PostgreSQL's) that
+// can give back the jobs a dead node fetched but never started: its
+// worker took the job and the node died before it claimed the bake (or
+// right after, before Packer started), so the job stays running, attempted
+// by a node that will never finish it.
+type AbandonedJobs interface {
+	// RequeueAbandoned makes available again, for any node's worker, the
+	// running jobs of RUNNING bakes that no node claimed, last attempted
+	// by a node that is dead by the database's judgement (its heartbeat
+	// is older than bakehouse.NodeTimeout, or it has none) at least
+	// bakehouse.NodeTimeout ago. It returns, for each bake whose job it
+	// gave back, the dead node that had taken it.
+	RequeueAbandoned(ctx context.Context) (map[string]string, error)
+}
+
 // Config is the service's configuration.
 type Config struct {
 	Rosco        bakehouse.Config

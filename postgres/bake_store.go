@@ -309,9 +309,10 @@ func (s *BakeStore) MarkStarted(ctx context.Context, id string, pid int) error {
 	return err
 }
 
-// ClaimBake records the node whose worker runs a RUNNING bake.
+// ClaimBake records the node whose worker runs a RUNNING bake that no
+// other node claimed.
 func (s *BakeStore) ClaimBake(ctx context.Context, id, node string) (bool, error) {
-	tag, err := s.db.pool.Exec(ctx, `UPDATE bakes SET node = $1 WHERE id = $2 AND state = 'RUNNING'`, node, id)
+	tag, err := s.db.pool.Exec(ctx, `UPDATE bakes SET node = $1 WHERE id = $2 AND state = 'RUNNING' AND node IN ('', $1)`, node, id)
 	if err != nil {
 		return false, fmt.Errorf("claim bake %s: %w", id, err)
 	}

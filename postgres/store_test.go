@@ -66,7 +66,7 @@ func TestBakeStoreWithQueue(t *testing.T) {
 
 func TestNodeStore(t *testing.T) {
 	t.Parallel()
-	storetest.ExerciseNodes(t, func(t *testing.T, now func() time.Time) storetest.NodeBakeStore {
+	storetest.ExerciseNodes(t, true, func(t *testing.T, now func() time.Time) storetest.NodeBakeStore {
 		db := open(t)
 		db.Now = now
 		return postgres.NewBakeStore(db, nil)

@@ -334,9 +334,10 @@ func (s *BakeStore) MarkStarted(ctx context.Context, id string, pid int) error {
 	return err
 }
 
-// ClaimBake records the node whose worker runs a RUNNING bake.
+// ClaimBake records the node whose worker runs a RUNNING bake that no
+// other node claimed.
 func (s *BakeStore) ClaimBake(ctx context.Context, id, node string) (bool, error) {
-	res, err := s.db.db.ExecContext(ctx, `UPDATE bakes SET node = ? WHERE id = ? AND state = 'RUNNING'`, node, id)
+	res, err := s.db.db.ExecContext(ctx, `UPDATE bakes SET node = ? WHERE id = ? AND state = 'RUNNING' AND node IN ('', ?)`, node, id, node)
 	if err != nil {
 		return false, fmt.Errorf("claim bake %s: %w", id, err)
 	}

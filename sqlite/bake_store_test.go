@@ -92,7 +92,7 @@ func TestLogs(t *testing.T) {
 }
 
 func TestNodeStore(t *testing.T) {
-	storetest.ExerciseNodes(t, func(t *testing.T, now func() time.Time) storetest.NodeBakeStore {
+	storetest.ExerciseNodes(t, false, func(t *testing.T, now func() time.Time) storetest.NodeBakeStore {
 		db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "bakehouse.db"))
 		if err != nil {
 			t.Fatal(err)

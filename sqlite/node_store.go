@@ -3,13 +3,15 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/bakehouse/bakehouse"
 )
 
 var _ bakehouse.NodeStore = (*BakeStore)(nil)
 
-// Heartbeat records that node n is alive now.
+// Heartbeat records that node n is alive now. SQLite is one node's
+// database, so the node's clock is the store's.
 func (s *BakeStore) Heartbeat(ctx context.Context, n bakehouse.Node) error {
 	now := s.db.Now().UnixMilli()
 	started := toMillis(n.StartedAt)
@@ -25,7 +27,8 @@ func (s *BakeStore) Heartbeat(ctx context.Context, n bakehouse.Node) error {
 	return nil
 }
 
-// Nodes returns every node, live or dead, ordered by id.
+// Nodes returns every node, live or dead, ordered by id, with its age by
+// the store's clock.
 func (s *BakeStore) Nodes(ctx context.Context) ([]bakehouse.Node, error) {
 	rows, err := s.db.read.QueryContext(ctx, `SELECT id, url, concurrency, started_at, seen_at FROM nodes ORDER BY id`)
 	if err != nil {
@@ -33,6 +36,7 @@ func (s *BakeStore) Nodes(ctx context.Context) ([]bakehouse.Node, error) {
 	}
 	defer rows.Close()
 	var out []bakehouse.Node
+	now := s.db.Now()
 	for rows.Next() {
 		var n bakehouse.Node
 		var started, seen int64
@@ -40,6 +44,7 @@ func (s *BakeStore) Nodes(ctx context.Context) ([]bakehouse.Node, error) {
 			return nil, fmt.Errorf("nodes: %w", err)
 		}
 		n.StartedAt, n.SeenAt = fromMillis(started), fromMillis(seen)
+		n.Age = now.Sub(n.SeenAt)
 		out = append(out, n)
 	}
 	return out, rows.Err()
@@ -51,4 +56,17 @@ func (s *BakeStore) RemoveNode(ctx context.Context, id string) error {
 		return fmt.Errorf("remove node %s: %w", id, err)
 	}
 	return nil
+}
+
+// PruneNodes forgets the nodes dead for longer than deadFor that no
+// RUNNING bake names.
+func (s *BakeStore) PruneNodes(ctx context.Context, deadFor time.Duration) (int, error) {
+	res, err := s.db.db.ExecContext(ctx, `DELETE FROM nodes WHERE seen_at < ?
+		AND NOT EXISTS (SELECT 1 FROM bakes WHERE bakes.state = 'RUNNING' AND (bakes.node = nodes.id OR bakes.queued_on = nodes.id))`,
+		s.db.Now().Add(-deadFor).UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("prune nodes: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

@@ -18,10 +18,18 @@ type NodeBakeStore interface {
 }
 
 // ExerciseNodes runs the nodes' contract against stores made by open (a
-// fresh, empty store per call, whose clock is now).
-func ExerciseNodes(t *testing.T, open func(t *testing.T, now func() time.Time) NodeBakeStore) {
-	t.Run("HeartbeatAddsThenUpdates", func(t *testing.T) { testHeartbeat(t, open) })
+// fresh, empty store per call, whose clock is now). dbClock says that the
+// store judges heartbeats by its database server's clock, not by now (the
+// PostgreSQL store: the nodes' clocks need not agree); otherwise now is
+// the store's clock (SQLite, one node).
+func ExerciseNodes(t *testing.T, dbClock bool, open func(t *testing.T, now func() time.Time) NodeBakeStore) {
+	if dbClock {
+		t.Run("HeartbeatByDatabaseClock", func(t *testing.T) { testHeartbeatDBClock(t, open) })
+	} else {
+		t.Run("HeartbeatAddsThenUpdates", func(t *testing.T) { testHeartbeat(t, open) })
+	}
 	t.Run("RemoveNode", func(t *testing.T) { testRemoveNode(t, open) })
+	t.Run("PruneNodes", func(t *testing.T) { testPruneNodes(t, dbClock, open) })
 }
 
 // clock is a settable clock for the store under test.
@@ -61,7 +69,7 @@ func testHeartbeat(t *testing.T, open func(*testing.T, func() time.Time) NodeBak
 	mustHeartbeat(t, s, bakehouse.Node{ID: "web-1", URL: "http://10.0.0.1:8087", Concurrency: 4})
 	want := []bakehouse.Node{
 		{ID: "web-1", URL: "http://10.0.0.1:8087", Concurrency: 4, StartedAt: t0.Add(time.Second), SeenAt: t0.Add(time.Second)},
-		{ID: "web-2", URL: "http://10.0.0.2:8087", Concurrency: 2, StartedAt: t0.Add(-time.Second), SeenAt: t0},
+		{ID: "web-2", URL: "http://10.0.0.2:8087", Concurrency: 2, StartedAt: t0.Add(-time.Second), SeenAt: t0, Age: time.Second},
 	}
 	if got := mustNodes(t, s); !slices.Equal(got, want) {
 		t.Fatalf("Nodes = %+v\nwant %+v (ordered by id; no StartedAt means now)", got, want)
@@ -70,15 +78,105 @@ func testHeartbeat(t *testing.T, open func(*testing.T, func() time.Time) NodeBak
 	// the node says otherwise.
 	c.set(t0.Add(5 * time.Second))
 	mustHeartbeat(t, s, bakehouse.Node{ID: "web-2", URL: "http://10.0.0.2:9000", Concurrency: 3, StartedAt: t0.Add(5 * time.Second)})
+	want[0].Age = 4 * time.Second
 	want[1] = bakehouse.Node{ID: "web-2", URL: "http://10.0.0.2:9000", Concurrency: 3, StartedAt: t0.Add(-time.Second), SeenAt: t0.Add(5 * time.Second)}
 	got := mustNodes(t, s)
 	if !slices.Equal(got, want) {
 		t.Fatalf("after a second heartbeat Nodes = %+v\nwant %+v", got, want)
 	}
-	now := t0.Add(5*time.Second + bakehouse.NodeTimeout)
-	if !got[1].Alive(now) || got[0].Alive(now) {
-		t.Fatalf("at %s: web-1 (seen %s) alive %v, web-2 (seen %s) alive %v; want dead, alive",
-			now, got[0].SeenAt, got[0].Alive(now), got[1].SeenAt, got[1].Alive(now))
+	// Nodes judges by the store's clock at the time it reads.
+	c.set(t0.Add(5*time.Second + bakehouse.NodeTimeout))
+	got = mustNodes(t, s)
+	if got[0].Age != 5*time.Second+bakehouse.NodeTimeout-time.Second || got[1].Age != bakehouse.NodeTimeout || !got[1].Alive() || got[0].Alive() {
+		t.Fatalf("web-1 (age %s) alive %v, web-2 (age %s) alive %v; want 14s dead, 10s alive",
+			got[0].Age, got[0].Alive(), got[1].Age, got[1].Alive())
+	}
+}
+
+// testHeartbeatDBClock: a store that keeps time by its database server
+// writes and judges heartbeats by that clock, whatever the node's clock
+// says: a node whose clock is hours off is alive while it beats, and a
+// node's age grows with the server's time.
+func testHeartbeatDBClock(t *testing.T, open func(*testing.T, func() time.Time) NodeBakeStore) {
+	c := &clock{t: time.Now().Add(-3 * time.Hour)}
+	s := open(t, c.now)
+	before := time.Now()
+	started := time.UnixMilli(1_700_000_000_000).UTC()
+	mustHeartbeat(t, s, bakehouse.Node{ID: "skewed", Concurrency: 2, StartedAt: started})
+	mustHeartbeat(t, s, bakehouse.Node{ID: "fresh"})
+	c.set(time.Now().Add(3 * time.Hour))
+	got := mustNodes(t, s)
+	after := time.Now()
+	if len(got) != 2 || got[0].ID != "fresh" || got[1].ID != "skewed" {
+		t.Fatalf("Nodes = %+v, want fresh and skewed", got)
+	}
+	// The test runs on the database's machine: its clock is ours.
+	for _, n := range got {
+		if n.SeenAt.Before(before.Add(-time.Second)) || n.SeenAt.After(after.Add(time.Second)) || n.Age < 0 || n.Age > 5*time.Second || !n.Alive() {
+			t.Fatalf("node %s: seen %s (age %s, alive %v); want the database's time, between %s and %s, and alive whatever the node's clock",
+				n.ID, n.SeenAt, n.Age, n.Alive(), before, after)
+		}
+	}
+	if got[1].StartedAt != started || got[1].Concurrency != 2 {
+		t.Fatalf("skewed: started %s, concurrency %d; want its own start %s and 2", got[1].StartedAt, got[1].Concurrency, started)
+	}
+	if got[0].StartedAt.Before(before.Add(-time.Second)) || got[0].StartedAt.After(after.Add(time.Second)) {
+		t.Fatalf("fresh: started %s; without a start, want the database's now", got[0].StartedAt)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if again := mustNodes(t, s); again[1].Age < got[1].Age+250*time.Millisecond {
+		t.Fatalf("age %s then %s, 300ms later: it does not follow the database's clock", got[1].Age, again[1].Age)
+	}
+}
+
+// testPruneNodes: nodes dead for longer than the given age go, unless a
+// RUNNING bake names them (queued on them or run by them); live nodes and
+// recently dead ones stay.
+func testPruneNodes(t *testing.T, dbClock bool, open func(*testing.T, func() time.Time) NodeBakeStore) {
+	ctx := context.Background()
+	c := &clock{t: time.Now()}
+	s := open(t, c.now)
+	for _, id := range []string{"dead-idle", "dead-runs", "dead-queued", "dead-ended"} {
+		mustHeartbeat(t, s, bakehouse.Node{ID: id})
+	}
+	// "runs" is run by dead-runs, "queued" waits, accepted by
+	// dead-queued; "ended" ran on dead-ended and is over.
+	for _, b := range []struct{ id, queuedOn, node string }{
+		{"runs", "", "dead-runs"}, {"queued", "dead-queued", ""}, {"ended", "", "dead-ended"},
+	} {
+		r := newRecord(b.id, "k-"+b.id)
+		r.QueuedOn = b.queuedOn
+		create(t, s, r)
+		if b.node != "" {
+			if ok, err := s.ClaimBake(ctx, b.id, b.node); err != nil || !ok {
+				t.Fatalf("ClaimBake(%s) = %v, %v", b.id, ok, err)
+			}
+		}
+	}
+	mustFinish(t, s, "ended", bakehouse.StateCompleted, bakehouse.ResultSuccess)
+	deadFor := time.Hour
+	if dbClock {
+		// The database's clock cannot be moved: prune what is older than
+		// a moment instead of an hour.
+		time.Sleep(50 * time.Millisecond)
+		deadFor = 10 * time.Millisecond
+	} else {
+		c.set(c.now().Add(time.Hour + time.Second))
+	}
+	mustHeartbeat(t, s, bakehouse.Node{ID: "live"})
+	n, err := s.PruneNodes(ctx, deadFor)
+	if err != nil || n != 2 {
+		t.Fatalf("PruneNodes = %d, %v; want 2 (dead-idle, dead-ended)", n, err)
+	}
+	var ids []string
+	for _, nd := range mustNodes(t, s) {
+		ids = append(ids, nd.ID)
+	}
+	if want := []string{"dead-queued", "dead-runs", "live"}; !slices.Equal(ids, want) {
+		t.Fatalf("after PruneNodes, nodes %v; want %v (a running bake names the dead ones kept)", ids, want)
+	}
+	if n, err := s.PruneNodes(ctx, 24*time.Hour); err != nil || n != 0 {
+		t.Fatalf("PruneNodes(24h) = %d, %v; want 0", n, err)
 	}
 }
 
@@ -125,6 +223,18 @@ func testClaim(t *testing.T, s bakehouse.BakeStore) {
 	i := slices.IndexFunc(running, func(b *bakehouse.BakeRecord) bool { return b.ID == "c1" })
 	if i < 0 || running[i].Node != "node-b" || running[i].QueuedOn != "node-a" {
 		t.Fatalf("List after ClaimBake: %+v", running)
+	}
+	// A node that fetched the job but stalled, while the job went to
+	// another node, does not run the bake again; the node that claimed
+	// it may claim it again.
+	if ok, err := s.ClaimBake(ctx, "c1", "node-c"); err != nil || ok {
+		t.Fatalf("ClaimBake of a bake node-b claimed, by node-c = %v, %v; want false", ok, err)
+	}
+	if ok, err := s.ClaimBake(ctx, "c1", "node-b"); err != nil || !ok {
+		t.Fatalf("ClaimBake again by node-b = %v, %v; want true", ok, err)
+	}
+	if got := mustBake(t, s, "c1"); got.Node != "node-b" {
+		t.Fatalf("after node-c's claim, node is %q, want node-b", got.Node)
 	}
 	mustFinish(t, s, "c1", bakehouse.StateCanceled, bakehouse.ResultFailure)
 	if ok, err := s.ClaimBake(ctx, "c1", "node-c"); err != nil || ok {

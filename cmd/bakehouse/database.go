@@ -67,6 +67,7 @@ type queueSettings struct {
 	concurrency int
 	timeout     time.Duration
 	log         *slog.Logger
+	node        string // the node id: River's client id
 }
 
 // openStorage opens the database at databaseURL (postgres://...), or the
@@ -78,7 +79,7 @@ func openStorage(ctx context.Context, databaseURL, dataDir string, run func(ctx 
 		if err != nil {
 			return nil, err
 		}
-		queue, err := sqlite.NewQueue(ctx, db, run, sqlite.QueueConfig{Concurrency: q.concurrency, BakeTimeout: q.timeout, Logger: q.log})
+		queue, err := sqlite.NewQueue(ctx, db, run, sqlite.QueueConfig{Concurrency: q.concurrency, BakeTimeout: q.timeout, Logger: q.log, ID: q.node})
 		if err != nil {
 			db.Close()
 			return nil, err
@@ -97,7 +98,7 @@ func openStorage(ctx context.Context, databaseURL, dataDir string, run func(ctx 
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", where, stripSecret(err, u))
 	}
-	queue, err := postgres.NewQueue(ctx, db, run, postgres.QueueConfig{Concurrency: q.concurrency, BakeTimeout: q.timeout, Logger: q.log})
+	queue, err := postgres.NewQueue(ctx, db, run, postgres.QueueConfig{Concurrency: q.concurrency, BakeTimeout: q.timeout, Logger: q.log, ID: q.node})
 	if err != nil {
 		db.Close()
 		return nil, err

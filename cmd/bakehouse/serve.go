@@ -227,8 +227,14 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 	if database == "" {
 		database = cfg.Bakehouse.Database
 	}
+	// The node id is also the queue's River client id, so that a job a
+	// dead node took names it (river_job.attempted_by).
+	node, err := nodeID(e, cfg.Bakehouse, instance, dataDir, database != "")
+	if err != nil {
+		return err
+	}
 	st, err := openStorage(ctx, database, dataDir, func(ctx context.Context, id string) error { return svc.RunBake(ctx, id) },
-		queueSettings{concurrency: cfg.Bakehouse.Concurrency, timeout: timeout, log: log.With("component", "queue")})
+		queueSettings{concurrency: cfg.Bakehouse.Concurrency, timeout: timeout, log: log.With("component", "queue"), node: node})
 	if err != nil {
 		return err
 	}
@@ -239,10 +245,6 @@ func serve(ctx context.Context, e *env, addr, dataDir, configPath, database stri
 		deps.Logs = st.logs
 	}
 	deps.Nodes = st.nodes
-	node, err := nodeID(e, cfg.Bakehouse, instance, dataDir, st.shared)
-	if err != nil {
-		return err
-	}
 	if st.pg != nil {
 		stop := shareRepo(ctx, ra, st.pg, node, log.With("component", "packages"))
 		defer stop()
