@@ -224,14 +224,14 @@ func (m *Membership) loop(ctx context.Context, done chan struct{}) {
 	check := time.NewTicker(DeadNodeCheckInterval)
 	defer check.Stop()
 	var pruned time.Time
+	// serve wrote a heartbeat just before it started the membership.
+	lastBeat := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-beat.C:
-			if err := m.svc.Heartbeat(ctx, m.self); err != nil && ctx.Err() == nil {
-				m.svc.log.Error("heartbeat", "node", m.self.ID, "err", err)
-			}
+			lastBeat = m.beat(ctx, lastBeat)
 		case <-check.C:
 			if _, err := m.svc.EndDeadNodesBakes(ctx); err != nil && ctx.Err() == nil {
 				m.svc.log.Error("end bakes of dead nodes", "err", err)
@@ -244,6 +244,33 @@ func (m *Membership) loop(ctx context.Context, done chan struct{}) {
 			}
 		}
 	}
+}
+
+// beat writes a heartbeat and fences this node (fence.go): past its lease
+// (lastBeat, when its last successful heartbeat started, is older than
+// NodeTimeout) it stops all its bakes; after a heartbeat it stops those
+// that are no longer its own. A database that does not answer within half
+// the timeout is a missed heartbeat, so that the lease is checked again
+// in time. It returns the new lastBeat.
+func (m *Membership) beat(ctx context.Context, lastBeat time.Time) time.Time {
+	if since := time.Since(lastBeat); since > bakehouse.NodeTimeout {
+		if n := m.svc.stopAllRuns(m.svc.leaseLost(since)); n > 0 {
+			m.svc.log.Warn("stopped this node's bakes: its last heartbeat is older than the node timeout", "bakes", n, "since", since)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, bakehouse.NodeTimeout/2)
+	defer cancel()
+	started := time.Now()
+	if err := m.svc.Heartbeat(ctx, m.self); err != nil {
+		if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			m.svc.log.Error("heartbeat", "node", m.self.ID, "err", err)
+		}
+		return lastBeat
+	}
+	if _, err := m.svc.StopLostBakes(ctx); err != nil && ctx.Err() == nil {
+		m.svc.log.Error("stop bakes that are no longer this node's", "err", err)
+	}
+	return started
 }
 
 // Stop stops the heartbeats and removes this node from the database.

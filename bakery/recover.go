@@ -93,8 +93,10 @@ func (s *Service) leftoverWork() map[string]struct{} {
 // rescuer does for stuck jobs: a bake is stuck when this process does not
 // run it and its queue job is no longer waiting or running (its finishing
 // write failed, or its worker died without the process dying). A queued
-// bake whose job still waits is not stuck. Without a queue nothing can
-// tell a queued bake from a stuck one, and Rescue does nothing.
+// bake whose job still waits is not stuck. Each node rescues the bakes it
+// claimed and the unclaimed ones; another node's are that node's. Without
+// a queue nothing can tell a queued bake from a stuck one, and Rescue does
+// nothing.
 func (s *Service) Rescue(ctx context.Context) (int, error) {
 	if s.queue == nil {
 		return 0, nil
@@ -110,6 +112,13 @@ func (s *Service) Rescue(ctx context.Context) (int, error) {
 		if s.Busy(b.ID) {
 			continue
 		}
+		// A bake another node claimed is that node's to rescue, or, once
+		// that node is dead, EndDeadNodesBakes': its job may have been
+		// completed by a node that stalled before its claim and resumed
+		// after the job went to the node that runs the bake now.
+		if b.Node != "" && b.Node != s.cfg.Node {
+			continue
+		}
 		alive, err := s.queue.JobAlive(ctx, b.JobID)
 		if err != nil {
 			return n, fmt.Errorf("rescue: job of bake %s: %w", b.ID, err)
@@ -121,9 +130,7 @@ func (s *Service) Rescue(ctx context.Context) (int, error) {
 		if !b.StartedAt.IsZero() {
 			why += "; its Packer process and build containers were stopped"
 		}
-		// Only this node can stop what it ran; a bake of another node
-		// whose job ended is ended here, its leftovers are that node's.
-		ok, err := s.endOrphan(ctx, b, why+" (bake again to retry)", b.Node == "" || b.Node == s.cfg.Node)
+		ok, err := s.endOrphan(ctx, b, why+" (bake again to retry)", true)
 		if err != nil {
 			return n, fmt.Errorf("rescue: %w", err)
 		}

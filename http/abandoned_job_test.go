@@ -114,3 +114,85 @@ func TestRequeueJobOfDeadNode(t *testing.T) {
 		}
 	}
 }
+
+// TestRescueLeavesOtherNodesBakes: a bake that another node claimed is
+// that node's to rescue (or, once it is dead, EndDeadNodesBakes'). A node
+// that stalled after it took a job, whose job was given to a live node
+// meanwhile, marks the job completed when it resumes and finds the bake
+// claimed: the live node's bake must not then be ended as stuck by a
+// third node. A bake that no node claimed, whose job ended, still is.
+func TestRescueLeavesOtherNodesBakes(t *testing.T) {
+	ctx := context.Background()
+	b := newEnv(t, onStore("postgres"), withIdleQueue(), withInstance("node-b"))
+	pool, err := pgxpool.New(ctx, b.dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	if err := b.store.(bakehouse.NodeStore).Heartbeat(ctx, bakehouse.Node{ID: "node-live"}); err != nil {
+		t.Fatal(err)
+	}
+	claimed := bakeOn(t, b, `{"package": "claimed", "base_os": "ubuntu"}`)
+	unclaimed := bakeOn(t, b, `{"package": "unclaimed", "base_os": "ubuntu"}`)
+	mustClaim(t, b, claimed, "node-live")
+	for _, id := range []string{claimed, unclaimed} {
+		rec, err := b.svc.Record(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `UPDATE river_job SET state = 'completed', attempt = 1, attempted_at = now(), finalized_at = now(),
+			attempted_by = '{node-stalled}' WHERE id = $1`, rec.JobID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := b.svc.Rescue(ctx); err != nil || n != 1 {
+		t.Fatalf("Rescue = %d, %v; want 1 (the unclaimed bake)", n, err)
+	}
+	if st := b.status(claimed); st.State != bakehouse.StateRunning {
+		t.Fatalf("node b ended bake %s (%s), which live node-live runs", claimed, st.State)
+	}
+	if st := b.status(unclaimed); st.State != bakehouse.StateCanceled {
+		t.Fatalf("unclaimed bake whose job ended is %s, want CANCELED", st.State)
+	}
+}
+
+// TestStopLostBakes: a node stops its runs of the bakes that the store no
+// longer has as its own RUNNING bakes (another node ended them, taking
+// this node for dead), with the stored reason as the cause, and leaves
+// its other runs alone; the run's end does not overwrite the bake.
+func TestStopLostBakes(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, withQueue(bakequeue.Config{Concurrency: 2}), withInstance("node-a"))
+	e.packer.set(func(p *fakePacker) { p.block = true })
+	lost := bakeOn(t, e, `{"package": "lost", "base_os": "ubuntu"}`)
+	kept := bakeOn(t, e, `{"package": "kept", "base_os": "ubuntu"}`)
+	e.packer.waitStarted(t, lost)
+	e.packer.waitStarted(t, kept)
+	if n, err := e.svc.StopLostBakes(ctx); err != nil || n != 0 {
+		t.Fatalf("StopLostBakes = %d, %v; want 0 while both bakes are this node's", n, err)
+	}
+	why := "node node-a, which ran this bake, stopped answering: last seen 2026-11-30T18:00:00Z, 11s before node node-b ended the bake"
+	if ok, err := e.store.Finish(ctx, bakehouse.FinishBakeParams{ID: lost, State: bakehouse.StateCanceled, Result: bakehouse.ResultFailure, Error: why}); err != nil || !ok {
+		t.Fatalf("Finish = %v, %v", ok, err)
+	}
+	if n, err := e.svc.StopLostBakes(ctx); err != nil || n != 1 {
+		t.Fatalf("StopLostBakes = %d, %v; want 1", n, err)
+	}
+	if cause := waitCause(t, e, lost, 5*time.Second); cause == nil || cause.Error() != why {
+		t.Fatalf("the lost bake's run was stopped with %v, want %q", cause, why)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for e.svc.Busy(lost) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	rec, err := e.svc.Record(ctx, lost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.State != bakehouse.StateCanceled || rec.Error != why {
+		t.Fatalf("lost bake after its run ended: %s %q, want CANCELED %q", rec.State, rec.Error, why)
+	}
+	if e.packer.cause(kept) != nil || e.status(kept).State != bakehouse.StateRunning {
+		t.Fatalf("the kept bake's run was stopped (%v)", e.packer.cause(kept))
+	}
+}
