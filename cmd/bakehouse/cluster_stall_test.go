@@ -12,18 +12,6 @@ import (
 // it, were it not stopped.
 var stallTemplate = strings.Replace(slowTemplate, `"sleep 300"`, `"sleep 25", "echo slow-end"`, 1)
 
-// signal sends sig to the node's serve process (not to its Packer
-// processes, which have their own process groups).
-func (nd *node) signal(t *testing.T, sig syscall.Signal) {
-	t.Helper()
-	nd.mu.Lock()
-	cmd := nd.cmd
-	nd.mu.Unlock()
-	if err := cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestClusterStalledNode: the serve process running a bake is stopped
 // (SIGSTOP) while its Packer goes on, so it writes no heartbeat; another
 // node ends the bake, taking it for dead. When the stalled node resumes
