@@ -170,33 +170,18 @@ func (m *Mirror) Sync(ctx context.Context) error {
 // fetch copies p's content from the store into a temporary file of the
 // repository and checks it against p's record.
 func (m *Mirror) fetch(ctx context.Context, p Package) (*staged, error) {
-	tmp, err := os.CreateTemp(m.repo.dir, ".sync-*.tmp")
+	st, sum, size, err := stageFile(m.repo.dir, ".sync-*.tmp", func(w io.Writer) error {
+		return m.store.Copy(ctx, p.Filename, w)
+	})
 	if err != nil {
-		return nil, err
-	}
-	st := &staged{path: tmp.Name()}
-	h := sha256.New()
-	cw := &countWriter{w: io.MultiWriter(tmp, h)}
-	err = m.store.Copy(ctx, p.Filename, cw)
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		st.discard()
 		return nil, fmt.Errorf("copy from the database: %w", err)
 	}
-	if sum := hex.EncodeToString(h.Sum(nil)); sum != p.SHA256 || cw.n != p.Size {
+	if sum != p.SHA256 || size != p.Size {
 		st.discard()
 		return nil, fmt.Errorf("its content in the database (sha256 %s, %d bytes) does not match its record (sha256 %s, %d bytes): not indexed on this node; upload the package again under a new file name",
-			sum, cw.n, p.SHA256, p.Size)
+			sum, size, p.SHA256, p.Size)
 	}
-	st.pkg = Package{Filename: p.Filename, Size: cw.n, SHA256: p.SHA256}
+	st.pkg = Package{Filename: p.Filename, Size: size, SHA256: p.SHA256}
 	if err := verify(st.path, p.Filename, &st.pkg); err != nil {
 		st.discard()
 		return nil, err
@@ -256,16 +241,4 @@ func fileSHA256(path string, size int64) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// countWriter counts the bytes written through it.
-type countWriter struct {
-	w io.Writer
-	n int64
-}
-
-func (c *countWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	return n, err
 }

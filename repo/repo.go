@@ -106,20 +106,19 @@ type staged struct {
 // discard removes the temporary file (a no-op once committed).
 func (s *staged) discard() { os.Remove(s.path) }
 
-// stage writes rd to a temporary file in the repository's directory while
-// hashing it, and verifies it is the package its name claims. It takes no
-// lock: uploads are written side by side, and only commit is serialised.
-func (r *Repo) stage(filename string, rd io.Reader) (*staged, error) {
-	if err := ValidFilename(filename); err != nil {
-		return nil, err
-	}
-	tmp, err := os.CreateTemp(r.dir, ".upload-*.tmp")
+// stageFile writes what fill writes into a new temporary file of dir
+// (named by pattern), readable and synced, and returns it with the sha256
+// and size of what was written; on error nothing is left behind. Uploads
+// and copies from a shared store both arrive this way.
+func stageFile(dir, pattern string, fill func(io.Writer) error) (st *staged, sum string, size int64, err error) {
+	tmp, err := os.CreateTemp(dir, pattern)
 	if err != nil {
-		return nil, fmt.Errorf("add %s: %w", filename, err)
+		return nil, "", 0, err
 	}
-	st := &staged{path: tmp.Name()}
+	st = &staged{path: tmp.Name()}
 	h := sha256.New()
-	size, err := io.Copy(io.MultiWriter(tmp, h), rd)
+	cw := &countWriter{w: io.MultiWriter(tmp, h)}
+	err = fill(cw)
 	if err == nil {
 		err = tmp.Chmod(0o644)
 	}
@@ -131,9 +130,38 @@ func (r *Repo) stage(filename string, rd io.Reader) (*staged, error) {
 	}
 	if err != nil {
 		st.discard()
+		return nil, "", 0, err
+	}
+	return st, hex.EncodeToString(h.Sum(nil)), cw.n, nil
+}
+
+// countWriter counts the bytes written through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// stage writes rd to a temporary file in the repository's directory while
+// hashing it, and verifies it is the package its name claims. It takes no
+// lock: uploads are written side by side, and only commit is serialised.
+func (r *Repo) stage(filename string, rd io.Reader) (*staged, error) {
+	if err := ValidFilename(filename); err != nil {
+		return nil, err
+	}
+	st, sum, size, err := stageFile(r.dir, ".upload-*.tmp", func(w io.Writer) error {
+		_, err := io.Copy(w, rd)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("add %s: %w", filename, err)
 	}
-	st.pkg = Package{Filename: filename, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}
+	st.pkg = Package{Filename: filename, Size: size, SHA256: sum}
 	if err := verify(st.path, filename, &st.pkg); err != nil {
 		st.discard()
 		return nil, err
